@@ -1,0 +1,6 @@
+"""Probes: what images form each set. Importing this package registers every probe module below."""
+
+from . import folder  # noqa: F401  (registers "folder")
+from ._base import PROBES, Probe, ProbeItem, check_probe_sets, get_probe, list_probes, register_probe
+
+__all__ = ["PROBES", "Probe", "ProbeItem", "check_probe_sets", "get_probe", "list_probes", "register_probe"]
