@@ -1,7 +1,42 @@
-"""Encoders: load a checkpoint or model name into an `Encoder` with preprocessing and taps."""
+"""Encoders: load a checkpoint or model name into an `Encoder` with preprocessing and taps.
 
+`load_encoder(spec)` is the entry point; `FORMATS` holds the checkpoint formats, each registered
+by one module of `formats/`. Those modules are imported by name in `formats/__init__.py`, which
+this package imports first, so that one file answers "what is registered" and a new format only
+adds a module under `formats/`.
+"""
+
+from . import formats  # noqa: F401  (registers every checkpoint format)
 from ._encoder import DEFAULT_LAYER, Encoder, state_dict_digest
+from ._formats import (
+    FORMATS,
+    CheckpointFormat,
+    detect_format,
+    get_format,
+    list_formats,
+    register_format,
+)
+from ._loading import load_strict, safe_load
 from ._preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from ._spec import load_encoder
+from ._spec import load_encoder, parse_spec
+from .formats.native import save_encoder
 
-__all__ = ["DEFAULT_LAYER", "IMAGENET_MEAN", "IMAGENET_STD", "Encoder", "Preprocessing", "load_encoder", "state_dict_digest"]
+__all__ = [
+    "DEFAULT_LAYER",
+    "FORMATS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "CheckpointFormat",
+    "Encoder",
+    "Preprocessing",
+    "detect_format",
+    "get_format",
+    "list_formats",
+    "load_encoder",
+    "load_strict",
+    "parse_spec",
+    "register_format",
+    "safe_load",
+    "save_encoder",
+    "state_dict_digest",
+]

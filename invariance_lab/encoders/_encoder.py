@@ -29,7 +29,9 @@ class Encoder:
         family: "torchvision" or "timm" (which feature API serves its taps).
         model: the backbone in eval mode, classification head still attached (taps stop before it).
         preprocessing: the input size and normalisation its weights expect.
-        load_report: what loading did: format, source file, weight digest, dropped head keys.
+        load_report: what loading did: `weights` or `format` and `file`, `n_loaded` of
+            `n_model_keys`, `dropped` {key: reason}, `head`, `digest`, `preprocessing_source`.
+
     """
 
     spec: str
@@ -67,6 +69,7 @@ class Encoder:
 
         Raises:
             LayerNotFoundError: listing the nearest valid names for an unknown layer.
+
         """
         from ._taps import build_feature_module
 

@@ -35,6 +35,7 @@ class Preprocessing:
         resize: "squash" resizes to exactly `input_size` (the paper); "shorter-center" resizes the
             shorter side then centre-crops (torchvision's evaluation transform).
         interpolation: "bilinear" or "bicubic".
+
     """
 
     input_size: tuple[int, int] = (128, 128)
@@ -53,20 +54,33 @@ class Preprocessing:
 
     def geometry_digest(self) -> str:
         """Digest of what `to_uint8` depends on (size, resize rule, interpolation), not mean/std."""
-        d = {"input_size": list(self.input_size), "resize": self.resize, "interpolation": self.interpolation}
+        d = {
+            "input_size": list(self.input_size),
+            "resize": self.resize,
+            "interpolation": self.interpolation,
+        }
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_uint8(self, img: Image.Image) -> torch.Tensor:
         """Resize an RGB PIL image to a uint8 tensor of shape (3, H, W)."""
-        interp = InterpolationMode.BICUBIC if self.interpolation == "bicubic" else InterpolationMode.BILINEAR
+        interp = (
+            InterpolationMode.BICUBIC
+            if self.interpolation == "bicubic"
+            else InterpolationMode.BILINEAR
+        )
         h, w = self.input_size
         if self.resize == "squash":
-            img = img.resize((w, h), resample=Image.BICUBIC if self.interpolation == "bicubic" else Image.BILINEAR)
+            img = img.resize(
+                (w, h),
+                resample=Image.BICUBIC if self.interpolation == "bicubic" else Image.BILINEAR,
+            )
         elif self.resize == "shorter-center":
             img = TF.resize(img, min(h, w), interpolation=interp)
             img = TF.center_crop(img, [h, w])
         else:
-            raise ValueError(f"unknown resize rule {self.resize!r}; use 'squash' or 'shorter-center'")
+            raise ValueError(
+                f"unknown resize rule {self.resize!r}; use 'squash' or 'shorter-center'"
+            )
         return TF.pil_to_tensor(img)
 
     def normalize(self, batch: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -1,27 +1,236 @@
-"""Encoder specs → `Encoder` (minimal version: `tv:NAME` and `timm:NAME` without weights).
+"""Encoder specs → `Encoder` (DESIGN.md §3, "Encoder spec").
 
-To be extended by the encoder-format work (weights files, format registry, strict loading).
+A spec is one of:
+- `tv:NAME` — a torchvision classification architecture; `tv:NAME:imagenet` (or
+  `tv:NAME:IMAGENET1K_V1`, a weights member name) reads its ImageNet weights from torch hub's
+  local cache; `weights=FILE` loads a checkpoint into it instead;
+- `timm:NAME` — any timm model, random weights unless `weights=FILE`;
+- a path to a checkpoint file, whose format is detected (`format=` overrides) and whose
+  architecture is recorded in the file or given with `arch=`.
+
+A string that is both an existing path and a `tv:`/`timm:` spec is refused rather than guessed,
+as timm's `parse_model_name` does (STYLE.md, "Ambiguous input is refused").
 """
 
 from __future__ import annotations
 
-from ..errors import EncoderSpecError
-from ._encoder import Encoder
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointError, EncoderSpecError, LayerNotFoundError
+from . import formats as _registered_formats  # noqa: F401  (fills FORMATS)
+from ._arch import FAMILIES, INIT_SEED, build, imagenet_weights_file, resolve_arch
+from ._encoder import Encoder, state_dict_digest
+from ._formats import CheckpointFormat, detect_format
+from ._loading import Checkpoint, load_strict, read_checkpoint, safe_load
+from ._preprocess import Preprocessing
+from ._taps import head_path
+from .formats.plain import unwrap
+
+_SPEC = re.compile(r"^(tv|timm):(.+)$")
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt", ".torch", ".bin", ".safetensors")
 
 
-def load_encoder(spec: str, weights: str | None = None, **kwargs) -> Encoder:
-    """Build an encoder from a spec such as `tv:resnet18` or `timm:resnet18`."""
-    family, _, name = spec.partition(":")
-    if family == "tv":
-        import torchvision
+def parse_spec(spec: str) -> tuple[str, str, str | None]:
+    """Split a spec into (kind, name, weights): ("tv", "resnet50", "imagenet"), ("file", path, None), ...
 
-        model = torchvision.models.get_model(name, weights=None)
-        fam = "torchvision"
-    elif family == "timm":
-        import timm
+    Raises:
+        EncoderSpecError: the spec is ambiguous (an existing file that also reads as `tv:`/`timm:`;
+            write `./SPEC` for the file), malformed, or neither a spec nor a file.
+        CheckpointError: it looks like a checkpoint path but no such file exists.
 
-        model = timm.create_model(name, pretrained=False)
-        fam = "timm"
+    """
+    m = _SPEC.match(spec)
+    if m and os.path.exists(spec):
+        raise EncoderSpecError(
+            f"encoder spec {spec!r} is ambiguous: it is an existing file and also the {FAMILIES[m.group(1)]} model "
+            f"{m.group(2)!r}. Write ./{spec} (or an absolute path) for the file; rename or move the file to use the model"
+        )
+    if m:
+        kind, rest = m.groups()
+        name, _, weights = rest.partition(":")
+        if not name:
+            raise EncoderSpecError(f"encoder spec {spec!r} names no model; write {kind}:NAME")
+        if kind == "timm" and weights:
+            raise EncoderSpecError(
+                f"timm specs take no suffix ({spec!r}); load weights with --weights FILE"
+            )
+        return kind, name, weights or None
+    if os.path.exists(spec):
+        return "file", spec, None
+    if os.sep in spec or spec.endswith(_CHECKPOINT_SUFFIXES):
+        raise CheckpointError(f"checkpoint file not found: {spec}")
+    raise EncoderSpecError(
+        f"cannot read encoder spec {spec!r}: not an existing file, and not tv:NAME (torchvision) or timm:NAME (timm)"
+    )
+
+
+def _open(
+    path: str | os.PathLike, forced: str | None, trust: bool
+) -> tuple[Checkpoint, CheckpointFormat]:
+    ckpt = read_checkpoint(path, trust)
+    return ckpt, detect_format(ckpt, forced)
+
+
+def _same_arch(a: str, b: str) -> bool:
+    try:
+        return resolve_arch(a) == resolve_arch(b)
+    except EncoderSpecError:
+        return a.partition(":")[2] == b or b.partition(":")[2] == a or a == b
+
+
+def _choose_arch(given: str | None, recorded: str | None, file: Path) -> str:
+    if given is None and recorded is None:
+        raise EncoderSpecError(
+            f"{file} does not record its architecture; pass --arch NAME (e.g. tv:resnet50, timm:resnet50)"
+        )
+    if given is not None and recorded is not None and not _same_arch(given, recorded):
+        raise CheckpointError(
+            f"{file} records architecture {recorded!r} but {given!r} was asked for; drop --arch, or fix it"
+        )
+    return given if given is not None else recorded
+
+
+def _head(model, family: str) -> str | None:
+    try:
+        return head_path(model, family)
+    except LayerNotFoundError:
+        return None
+
+
+def _override(
+    base: Preprocessing, given: Preprocessing | Mapping[str, Any] | None
+) -> tuple[Preprocessing, str | None]:
+    if given is None:
+        return base, None
+    if isinstance(given, Preprocessing):
+        return given, "given by the caller"
+    valid = [f.name for f in dataclasses.fields(Preprocessing)]
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise EncoderSpecError(
+            f"unknown preprocessing settings {unknown}; valid: {', '.join(valid)}"
+        )
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return dataclasses.replace(
+        base, **values
+    ), f"overridden by the caller: {', '.join(sorted(values))}"
+
+
+def load_encoder(
+    spec: str | os.PathLike,
+    weights: str | os.PathLike | None = None,
+    *,
+    format: str | None = None,
+    arch: str | None = None,
+    trust_checkpoint: bool = False,
+    preprocessing: Preprocessing | Mapping[str, Any] | None = None,
+) -> Encoder:
+    """Build an `Encoder` from a spec, loading weights strictly.
+
+    Args:
+        spec: `tv:NAME[:imagenet]`, `timm:NAME`, or a checkpoint path (see the module docstring).
+        weights: a checkpoint to load into a `tv:`/`timm:` architecture (plain state dicts,
+            optionally under `state_dict`/`model`, with or without `module.`; `.safetensors`).
+        format: the checkpoint format's registered name; skips detection (`list_formats()`).
+        arch: the architecture of a checkpoint path that does not record one (`tv:resnet50`,
+            `timm:resnet50`, or a bare name, which means torchvision's where it has one).
+        trust_checkpoint: allow full pickle for files that `weights_only=True` refuses. Only for
+            files from a source you trust: unpickling can run arbitrary code.
+        preprocessing: a `Preprocessing`, or a dict of settings to change (`{"input_size": (224, 224)}`).
+
+    Returns:
+        The encoder in eval mode; `load_report` says what was loaded, dropped and from where.
+
+    Raises:
+        EncoderSpecError: malformed, ambiguous or unknown spec or architecture; `weights`/`format`
+            with a spec that does not take them. The message says which spelling to use.
+        CheckpointError: unreadable file, unknown or ambiguous format (pass `format=`), keys that
+            do not fit the architecture (pass `format=` or `arch=`), missing ImageNet file (the
+            message gives the path to put it at), pickle needed (pass `trust_checkpoint=True`).
+
+    Example:
+        >>> enc = load_encoder("tv:resnet18", weights="r18_moco.pth")
+        >>> feats = enc.feature_module(["pooled", "layer3"])(enc.preprocessing.normalize(batch))
+
+    """
+    spec = os.fspath(spec)
+    kind, name, suffix = parse_spec(spec)
+    file = ckpt = fmt = None
+    if kind == "file":
+        if weights is not None:
+            raise EncoderSpecError(
+                f"{spec} is already a checkpoint; --weights applies to tv:NAME / timm:NAME specs"
+            )
+        file = Path(name)
+        ckpt, fmt = _open(file, format, trust_checkpoint)
+        prefix, arch_name = resolve_arch(_choose_arch(arch, fmt.arch(ckpt.obj), file))
     else:
-        raise EncoderSpecError(f"unknown encoder spec {spec!r}; use tv:NAME or timm:NAME")
-    return Encoder(spec=spec, arch=name, family=fam, model=model.eval())
+        prefix, arch_name = kind, name
+        if arch is not None and not _same_arch(arch, f"{kind}:{name}"):
+            raise EncoderSpecError(
+                f"--arch {arch} contradicts spec {spec}; --arch applies to checkpoint paths"
+            )
+        if weights is not None:
+            if suffix:
+                raise EncoderSpecError(f"give either {spec} or --weights {weights}, not both")
+            file = Path(os.fspath(weights))
+            ckpt, fmt = _open(file, format, trust_checkpoint)
+            _choose_arch(f"{prefix}:{arch_name}", fmt.arch(ckpt.obj), file)
+        elif format is not None:
+            raise EncoderSpecError(
+                f"--format {format} applies to a checkpoint file; pass --weights FILE with it"
+            )
+    model, base, note = build(prefix, arch_name)
+    family = FAMILIES[prefix]
+    head = _head(model, family)
+    qualified = f"{prefix}:{arch_name}"
+    if fmt is not None:
+        report = load_strict(
+            model,
+            fmt.map(ckpt.obj),
+            source=str(file),
+            known_heads=fmt.heads,
+            head=head,
+            format_name=fmt.name,
+            arch=qualified,
+        )
+        report["pickled"] = ckpt.pickled
+        recorded = fmt.preprocessing(ckpt.obj)
+        if recorded is not None:
+            base, note = recorded, f"recorded for the {fmt.name} format"
+    elif suffix:
+        weights_name, path = imagenet_weights_file(arch_name, suffix)
+        obj, _ = safe_load(path)
+        report = load_strict(
+            model,
+            unwrap(obj),
+            source=str(path),
+            known_heads=(),
+            head=head,
+            format_name="plain",
+            arch=qualified,
+        )
+        report["weights"] = weights_name
+    else:
+        report = {
+            "weights": f"random init (seed {INIT_SEED})",
+            "digest": state_dict_digest(model.state_dict()),
+        }
+    pre, changed = _override(base, preprocessing)
+    report["preprocessing_source"] = changed or note
+    if kind == "file":
+        report["display_name"] = file.name
+    return Encoder(
+        spec=spec,
+        arch=arch_name,
+        family=family,
+        model=model.eval(),
+        preprocessing=pre,
+        load_report=report,
+        _digest=report["digest"],
+    )

@@ -47,7 +47,9 @@ def head_path(model: nn.Module, family: str) -> str:
         if isinstance(mod, nn.Linear):
             last = name
     if last is None:
-        raise LayerNotFoundError(f"cannot find a classification head (nn.Linear) in {type(model).__name__}; pass --layer NAME")
+        raise LayerNotFoundError(
+            f"cannot find a classification head (nn.Linear) in {type(model).__name__}; pass --layer NAME"
+        )
     return last
 
 

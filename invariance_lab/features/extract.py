@@ -1,0 +1,460 @@
+"""Feature extraction: probe images → encoder taps → one `FeatureSet` per layer.
+
+Pipeline (DESIGN.md §2, §7): a `torch.utils.data.Dataset` decodes each probe item with
+`probe.load_image` and turns it into a uint8 (3, H, W) tensor with `preprocessing.to_uint8`, so
+loader workers ship small uint8 tensors; on the device the batch is normalised, then run once
+through `encoder.feature_module(layers)`, which returns every requested tap from that single
+forward pass. On CUDA the input is channels_last and the forward runs under bf16 autocast (fp16 on
+request); on CPU it is plain fp32.
+
+Work is cut into shards at fixed item indices (`shard_size`) and batches never cross a shard
+boundary, so each shard is always computed from the same batches. With the cache on, every shard
+is written as soon as it is finished; a killed run resumes from the shards already listed in the
+cache index and ends bit-identical to an uninterrupted one (see `cache.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..config import default_cache_dir
+from ..errors import ImageReadError, InvarianceLabError
+from .cache import STORAGE_DTYPES, FeatureCacheEntry, features_cache_dir
+
+DEFAULT_SHARD_SIZE = 2048
+"""Items per cache shard: small enough that a killed run loses little, large enough for few files."""
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class FeatureSet:
+    """Features of one layer for the readable items of a probe, with labels and provenance.
+
+    Attributes:
+        feat: (N, D) float32 features, one row per kept item, in probe order.
+        set_ids: set id of each row (N).
+        class_ids: class id of each row (N).
+        factors: factor value of each row (N).
+        item_index: (N,) int64 indices into `probe.items` of the rows.
+        skipped: (item index, image path, error message) of items that could not be read.
+        layer: the tap name.
+        encoder_digest: `Encoder.digest` of the weights.
+        probe_digest: `Probe.digest()` (portable item-list identity).
+        preprocessing: `Preprocessing.to_dict()` used to make the inputs.
+        provenance: everything else: encoder spec, probe description and fingerprint, device,
+            precision, storage dtype, and what the cache did (`cache`: hit and computed shards).
+
+    """
+
+    feat: np.ndarray
+    set_ids: list[str]
+    class_ids: list[str]
+    factors: list[Any]
+    item_index: np.ndarray
+    skipped: list[tuple[int, str, str]]
+    layer: str
+    encoder_digest: str
+    probe_digest: str
+    preprocessing: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int:
+        """Number of rows (kept items)."""
+        return int(self.feat.shape[0])
+
+    @property
+    def n_skipped(self) -> int:
+        """Number of probe items that could not be read."""
+        return len(self.skipped)
+
+
+class ProbeImages(Dataset):
+    """Probe items as uint8 (3, H, W) tensors; unreadable items come back as an error message.
+
+    Errors are returned rather than raised so that the main process decides (stop or skip) and a
+    worker never dies on one bad file.
+    """
+
+    def __init__(self, probe, preprocessing):
+        self.probe = probe
+        self.preprocessing = preprocessing
+
+    def __len__(self) -> int:
+        return len(self.probe)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            img = self.probe.load_image(index)
+        except ImageReadError as exc:
+            return index, None, str(exc)
+        return index, self.preprocessing.to_uint8(img), None
+
+
+def _collate(samples: list[tuple[int, torch.Tensor | None, str | None]]):
+    ok = [s for s in samples if s[1] is not None]
+    x = torch.stack([s[1] for s in ok]) if ok else None  # x: B×3×H×W uint8
+    return [s[0] for s in ok], x, [(s[0], s[2]) for s in samples if s[1] is None]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`"auto"` → CUDA when available, else CPU; anything else is passed to `torch.device`."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def _deterministic_cuda() -> Iterator[None]:
+    """CuDNN autotuning may pick another kernel on the next run; pin it so resumes are bit-identical."""
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved
+
+
+def extract_features(
+    encoder,
+    probe,
+    layers: str | Sequence[str] = ("pooled",),
+    *,
+    device: str | torch.device = "auto",
+    batch_size: int = 64,
+    workers: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+    on_error: str = "stop",
+    dtype: str = "float32",
+    precision: str = "auto",
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    image_cache: bool | str | os.PathLike = False,
+    progress: bool = True,
+) -> dict[str, FeatureSet]:
+    """Extract pooled features of `probe`'s images at one or more taps of `encoder`.
+
+    Always returns a dict keyed by layer (in the order given), also for a single layer, so callers
+    never branch on the return type: `extract_features(enc, probe)["pooled"]`.
+
+    Args:
+        encoder: an `invariance_lab.encoders.Encoder`.
+        probe: an `invariance_lab.probes.Probe`.
+        layers: tap name(s); `"pooled"` is the globally pooled penultimate features.
+        device: `"auto"` (CUDA if available), `"cpu"`, `"cuda"`, `"cuda:1"`, ...
+        batch_size: images per forward pass. Bit-identity of resumed runs assumes the same value.
+        workers: DataLoader worker processes decoding images (0 decodes in this process).
+        cache_dir: feature cache folder; default `default_cache_dir()/features`.
+        use_cache: False neither reads nor writes the cache.
+        on_error: `"stop"` raises `ImageReadError` at the first unreadable image; `"skip"` leaves
+            it out and records it in `FeatureSet.skipped`.
+        dtype: storage dtype, `"float32"` or `"float16"`. Features are rounded to it even without
+            the cache (so results do not depend on whether the cache was used), then returned as
+            float32.
+        precision: `"auto"` (bf16 autocast on CUDA, fp32 on CPU), `"fp32"`, `"bf16"` or `"fp16"`.
+        shard_size: items per cache shard (part of the cache key).
+        image_cache: decode once, evaluate many (DESIGN.md §7): keep the decoded, resized uint8
+            inputs on disk, keyed by probe fingerprint + `preprocessing.geometry_digest()`, so a
+            second encoder with the same input geometry reads tensors instead of image files.
+            True uses `default_cache_dir()/images`; a path uses that folder. Costs 3·H·W bytes per
+            image (49 KB at 128 px). Only consulted for shards whose features must be computed.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        {layer: FeatureSet}.
+
+    Raises:
+        ImageReadError: an image cannot be read and `on_error="stop"` (names the file and item),
+            or no image at all could be read.
+        ValueError: an invalid option value.
+
+    Example:
+        >>> enc = load_encoder("tv:resnet50")  # doctest: +SKIP
+        >>> fs = extract_features(enc, get_probe("folder:data/sets"))["pooled"]  # doctest: +SKIP
+        >>> fs.feat.shape  # doctest: +SKIP
+        (240, 2048)
+
+    """
+    layers = [layers] if isinstance(layers, str) else list(dict.fromkeys(layers))
+    if not layers:
+        raise ValueError("extract_features needs at least one layer")
+    if on_error not in ("stop", "skip"):
+        raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+    if dtype not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if batch_size < 1 or shard_size < 1 or workers < 0:
+        raise ValueError("batch_size and shard_size must be >= 1 and workers >= 0")
+    dev = resolve_device(device)
+    if precision == "auto":
+        precision = "bf16" if dev.type == "cuda" else "fp32"
+    pre = encoder.preprocessing
+    n = len(probe)
+    n_shards = -(-n // shard_size)
+    fingerprint = probe.fingerprint()
+    enc_digest = encoder.digest
+
+    entries: dict[str, FeatureCacheEntry] = {}
+    if use_cache:
+        for layer in layers:
+            key = {
+                "encoder": enc_digest, "probe": fingerprint, "layer": layer, "preprocessing": pre.digest(),
+                "dtype": dtype, "compute": f"{dev.type}-{precision}", "shard_size": shard_size,
+            }  # fmt: skip
+            entries[layer] = FeatureCacheEntry(cache_dir, key, n)
+
+    # shard -> {layer: (rows, kept indices, skipped)}; a shard is computed unless every layer loads.
+    done: dict[int, dict[str, tuple[np.ndarray, np.ndarray, list]]] = {}
+    indexes = {layer: e.read_index() for layer, e in entries.items()}
+    for s in range(n_shards if use_cache else 0):
+        got = {}
+        for layer, e in entries.items():
+            res = e.load(s, indexes[layer].get(s))
+            if res is None or (on_error == "stop" and res[1].skipped):  # stop must raise again
+                break
+            got[layer] = (res[0], res[1].kept_indices(), list(res[1].skipped))
+        else:
+            done[s] = got
+    todo = [s for s in range(n_shards) if s not in done]
+    hit = sorted(done)
+    image_info = None
+
+    if todo:
+        images = None
+        if image_cache:
+            img_dir = default_cache_dir() / "images" if image_cache is True else image_cache
+            key = {
+                "kind": "images",
+                "probe": fingerprint,
+                "geometry": pre.geometry_digest(),
+                "dtype": "uint8",
+                "shard_size": shard_size,
+            }
+            images = FeatureCacheEntry(img_dir, key, n)
+        computed, image_info = _compute(
+            encoder, probe, layers, todo, dev=dev, precision=precision, batch_size=batch_size,
+            workers=workers, shard_size=shard_size, on_error=on_error, dtype=dtype,
+            entries=entries, progress=progress, images=images,
+        )  # fmt: skip
+        done.update(computed)
+
+    base_prov = {
+        "encoder": encoder.spec,
+        "encoder_name": encoder.name,
+        "probe": probe.describe(),
+        "probe_fingerprint": fingerprint,
+        "device": str(dev),
+        "precision": precision,
+        "dtype": dtype,
+        "batch_size": batch_size,
+        "shard_size": shard_size,
+        "cache": {
+            "dir": str(features_cache_dir(cache_dir)) if use_cache else None,
+            "hit_shards": hit,
+            "computed_shards": todo,
+        },
+        "image_cache": image_info,
+    }
+    set_ids, class_ids, factors = probe.labels()
+    out: dict[str, FeatureSet] = {}
+    for layer in layers:
+        parts = [done[s][layer] for s in range(n_shards)]
+        dims = {p[0].shape[1] for p in parts if p[0].shape[0]}
+        if not dims:
+            first = next(sk for p in parts for sk in p[2])
+            raise ImageReadError(
+                f"no image of probe {probe.name!r} could be read ({n} items); first error: {first[2]}"
+            )
+        dim = dims.pop()
+        feat = np.concatenate([p[0] for p in parts if p[0].shape[0]], axis=0).reshape(-1, dim)
+        idx = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        prov = dict(
+            base_prov,
+            cache=dict(base_prov["cache"], entry=str(entries[layer].path) if use_cache else None),
+        )
+        out[layer] = FeatureSet(
+            feat=feat,
+            set_ids=[set_ids[i] for i in idx],
+            class_ids=[class_ids[i] for i in idx],
+            factors=[factors[i] for i in idx],
+            item_index=idx,
+            skipped=[tuple(sk) for p in parts for sk in p[2]],
+            layer=layer,
+            encoder_digest=enc_digest,
+            probe_digest=probe.digest(),
+            preprocessing=pre.to_dict(),
+            provenance=prov,
+        )
+    return out
+
+
+def _compute(
+    encoder,
+    probe,
+    layers,
+    todo,
+    *,
+    dev,
+    precision,
+    batch_size,
+    workers,
+    shard_size,
+    on_error,
+    dtype,
+    entries,
+    progress,
+    images,
+):
+    """Run the model over the shards in `todo`; write each to the cache as soon as it is complete.
+
+    Returns ({shard: {layer: (rows, kept indices, skipped)}}, image-cache provenance).
+    """
+    from tqdm.auto import tqdm
+
+    pre = encoder.preprocessing
+    n = len(probe)
+    cached_imgs = {}  # shard -> (uint8 rows×3×H×W, record) from the decode-once cache
+    if images is not None:
+        index = images.read_index()
+        for s in todo:
+            res = images.load(s, index.get(s))
+            if res is not None and (on_error == "skip" or not res[1].skipped):
+                cached_imgs[s] = (torch.from_numpy(res[0]).view(-1, 3, *pre.input_size), res[1])
+    decode = [s for s in todo if s not in cached_imgs]
+
+    def chunks(s):
+        lo, hi = s * shard_size, min((s + 1) * shard_size, n)
+        starts = list(range(lo, hi, batch_size))
+        return [
+            (list(range(b, min(b + batch_size, hi))), j == len(starts) - 1)
+            for j, b in enumerate(starts)
+        ]
+
+    def from_image_cache():
+        """Batches of cached shards, cut exactly as the loader would cut them (same batches → same bits)."""
+        for s, (u8, rec) in cached_imgs.items():
+            kept = rec.kept_indices()
+            msgs = {i: m for i, _, m in rec.skipped}
+            for items, last in chunks(s):
+                sel = np.flatnonzero((kept >= items[0]) & (kept <= items[-1]))
+                x = u8[torch.from_numpy(sel)] if len(sel) else None
+                yield (kept[sel].tolist(), x, [(i, msgs[i]) for i in items if i in msgs]), (s, last)
+
+    batches, meta = [], []
+    for s in decode:
+        for items, last in chunks(s):
+            batches.append(items)
+            meta.append((s, last))
+    loader = None
+    if batches:
+        loader = DataLoader(
+            ProbeImages(probe, pre),
+            batch_sampler=batches,
+            num_workers=workers,
+            collate_fn=_collate,
+            pin_memory=dev.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+        )
+
+    def stream():
+        yield from from_image_cache()
+        if loader is not None:
+            yield from zip(loader, meta, strict=True)
+
+    model = encoder.feature_module(list(layers)).eval().to(dev)
+    cuda = dev.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    amp = (
+        torch.autocast(device_type=dev.type, dtype=_AMP_DTYPES[precision])
+        if precision in _AMP_DTYPES
+        else contextlib.nullcontext()
+    )
+    store_dtype = STORAGE_DTYPES[dtype]
+    results: dict[int, dict[str, tuple[np.ndarray, np.ndarray, list]]] = {}
+    pending: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
+    pending_u8: list[torch.Tensor] = []
+    kept: list[int] = []
+    skipped: list[tuple[int, str, str]] = []
+    total = sum(min((s + 1) * shard_size, n) - s * shard_size for s in todo)
+    bar = tqdm(total=total, unit="img", desc=f"{encoder.name} | {probe.name}", disable=not progress)
+    guard = _deterministic_cuda() if cuda else contextlib.nullcontext()
+    try:
+        with guard, torch.inference_mode():
+            for (idx, x, errors), (shard, last) in stream():
+                for i, msg in errors:
+                    if on_error == "stop":
+                        raise ImageReadError(msg)
+                    skipped.append((i, str(probe.resolve(probe.items[i])), msg))
+                if x is not None:
+                    if images is not None and shard not in cached_imgs:
+                        pending_u8.append(x)
+                    x = x.to(dev, non_blocking=True)
+                    x = pre.normalize(x)  # x: B×3×H×W float32
+                    if cuda:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    with amp:
+                        feats = model(x)
+                    for layer in layers:
+                        if layer not in feats:
+                            raise InvarianceLabError(
+                                f"encoder {encoder.spec} returned no tap {layer!r} (got {sorted(feats)})"
+                            )
+                        # round to the storage dtype here so cached and uncached runs agree exactly
+                        pending[layer].append(
+                            feats[layer]
+                            .float()
+                            .cpu()
+                            .numpy()
+                            .astype(store_dtype)
+                            .astype(np.float32)
+                        )
+                    kept.extend(idx)
+                bar.update(len(idx) + len(errors))
+                if last:
+                    if images is not None and shard not in cached_imgs:
+                        u8 = (
+                            torch.cat(pending_u8).flatten(1).numpy()
+                            if pending_u8
+                            else np.zeros((0, 0), np.uint8)
+                        )
+                        images.write(shard, u8, skipped)  # u8: rows×(3·H·W)
+                    results[shard] = _finish_shard(shard, layers, pending, kept, skipped, entries)
+                    pending = {layer: [] for layer in layers}
+                    pending_u8, kept, skipped = [], [], []
+    finally:
+        bar.close()
+        loader = None  # let persistent workers shut down now rather than at garbage collection
+    info = None
+    if images is not None:
+        info = {
+            "dir": str(images.path),
+            "hit_shards": sorted(cached_imgs),
+            "decoded_shards": decode,
+        }
+    return results, info
+
+
+def _finish_shard(shard, layers, pending, kept, skipped, entries):
+    out = {}
+    for layer in layers:
+        rows = pending[layer]
+        feat = (
+            np.concatenate(rows, axis=0) if rows else np.zeros((0, 0), np.float32)
+        )  # feat: rows×D
+        if layer in entries:
+            entries[layer].write(shard, feat, skipped)
+        out[layer] = (feat, np.asarray(kept, dtype=np.int64), list(skipped))
+    return out

@@ -1,0 +1,466 @@
+"""Firing-rate invariance, paper-compatible and strict.
+
+The measure is Goodfellow et al.'s firing-rate invariance ("Measuring invariances in deep
+networks", NIPS 2009) as Purushwalkam & Gupta apply it to pooled features ("Demystifying
+Contrastive Self-Supervised Learning", NeurIPS 2020, §3 and their `measure_invariances.py`).
+A neuron "fires" on an image when its activation passes a threshold chosen so that it fires on a
+small fraction G of all probe images (the global firing rate). For a set S of transformed images
+of one object, among the sets where the neuron fires at least once, the local firing rate is the
+fraction of S on which it fires; L averages that over sets of a class. Invariance is L / G; a
+representation's score is the mean of its top-K neurons, per class, averaged over classes.
+
+`paper_invariance` reproduces the released script exactly, quirks included (DESIGN.md §4);
+`strict_invariance` fixes the quirks. Both stream over blocks of whole sets and find thresholds
+by partial selection on column blocks, so memory stays near the size of the feature matrix in its
+own dtype (no float64 copy, no full sort of N×D).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import MetricInputError
+from ._groups import Groups, make_groups
+from ._select import column_order_stats, n_threads
+from .bootstrap import bootstrap_topk, class_scores, class_topk
+
+DEFAULT_KS = (10, 25)
+_BLOCK_ELEMENTS = 1 << 23  # ~32 MB of float32 per working block
+
+
+@dataclass
+class InvarianceResult:
+    """Scores of one feature matrix on one probe.
+
+    Attributes:
+        mode: "paper" or "strict".
+        ks: the K values (top-K neurons/units averaged).
+        topk: {K: score} on the paper's printed scale (mean L/G over top-K, averaged over
+            classes, times `scale`).
+        ci: {K: (low, high)} bootstrap percentile interval on the same scale (NaN when not run).
+        scale: multiplier to the printed scale: (100 - p) in paper mode, 100·q in strict mode.
+        curve: mean over classes of the k-th best unit's L/G times `scale` (index k-1), the
+            curve that K = 10 and 25 summarise.
+        unit_scores: (C, U) L/G of every unit in every class (NaN: no evidence, strict only).
+        global_firing: (U,) global firing rate G of each unit.
+        units: (U, 2) int array of (neuron index, sign ±1); paper mode uses sign 0 (max of both).
+        class_labels: (C,) class labels, in the order of `unit_scores` rows.
+        counts: sizes and exclusions (images, sets, classes used/skipped, excluded units, ...).
+        params: the settings that produced it (firing rate, min set size, bootstrap, seed).
+    """
+
+    mode: str
+    ks: tuple[int, ...]
+    topk: dict[int, float]
+    ci: dict[int, tuple[float, float]]
+    scale: float
+    curve: np.ndarray
+    unit_scores: np.ndarray
+    global_firing: np.ndarray
+    units: np.ndarray
+    class_labels: np.ndarray
+    counts: dict[str, int] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (no per-unit arrays): `top10`, `top25`, CIs, counts, params."""
+        out: dict[str, Any] = {"mode": self.mode, "scale": self.scale}
+        for k in self.ks:
+            out[f"top{k}"] = self.topk[k]
+            lo, hi = self.ci.get(k, (math.nan, math.nan))
+            out[f"top{k}_ci"] = [lo, hi]
+        out.update(self.counts)
+        out["params"] = self.params
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# shared machinery
+# ----------------------------------------------------------------------------------------------
+def _as_features(feat: Any) -> np.ndarray:
+    """Float32 view/copy of the features; float64 input is kept as is (no copy, exact paper match)."""
+    if type(feat).__module__.startswith("torch"):  # a torch.Tensor, without importing torch here
+        feat = feat.detach().cpu().float().numpy() if feat.dtype not in (_torch_f32(), _torch_f64()) else feat.detach().cpu().numpy()
+    arr = np.asarray(feat)
+    if arr.ndim != 2:
+        raise MetricInputError(f"features must be a 2-D array (images × neurons), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise MetricInputError(f"features are empty (shape {arr.shape}); the probe produced no images or the layer no channels")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _torch_f32():
+    import torch
+
+    return torch.float32
+
+
+def _torch_f64():
+    import torch
+
+    return torch.float64
+
+
+def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact order statistics of every column at ascending 0-based `ranks`, plus "column is constant".
+
+    Raises:
+        MetricInputError: naming the neurons that hold NaN or inf.
+    """
+    n, d = feat.shape
+    constant = np.zeros(d, dtype=bool)
+    rows = max(1, _BLOCK_ELEMENTS // d)
+
+    def scan(i0: int):
+        blk = feat[i0 : i0 + rows]
+        return np.isfinite(blk).all(axis=0), blk.min(axis=0), blk.max(axis=0)
+
+    with ThreadPoolExecutor(n_threads()) as ex:
+        parts = list(ex.map(scan, range(0, n, rows)))
+    finite = np.logical_and.reduce([p[0] for p in parts])
+    cmin = np.min([p[1] for p in parts], axis=0)
+    cmax = np.max([p[2] for p in parts], axis=0)
+    if not finite.all():
+        bad = np.flatnonzero(~finite).tolist()
+        raise MetricInputError(
+            f"features hold NaN or inf in {len(bad)} neuron(s) (column indices {bad[:20]}{' …' if len(bad) > 20 else ''}); "
+            "check the encoder's weights and input normalisation"
+        )
+    constant = cmin == cmax
+    return column_order_stats(feat, [int(r) for r in ranks]), constant
+
+
+def _count_firing(feat: np.ndarray, thresholds: list[tuple[np.ndarray, str]]) -> list[np.ndarray]:
+    """Per-column counts of rows with F >= t ('ge'), F > t ('gt'), F <= t ('le'), F < t ('lt')."""
+    n, d = feat.shape
+    rows = max(1, _BLOCK_ELEMENTS // d)
+
+    def scan(i0: int) -> list[np.ndarray]:
+        block = feat[i0 : i0 + rows]
+        return [_compare(block, t, op).sum(axis=0, dtype=np.int64) for t, op in thresholds]
+
+    with ThreadPoolExecutor(n_threads()) as ex:
+        parts = list(ex.map(scan, range(0, n, rows)))
+    return [np.sum([p[i] for p in parts], axis=0) for i in range(len(thresholds))]
+
+
+def _compare(block: np.ndarray, t: np.ndarray, op: str) -> np.ndarray:
+    if op == "ge":
+        return block >= t
+    if op == "gt":
+        return block > t
+    if op == "le":
+        return block <= t
+    return block < t
+
+
+def _per_set_counts(feat: np.ndarray, groups: Groups, keep: np.ndarray, tests: list[tuple[np.ndarray, str]]):
+    """Stream over blocks of whole kept sets (in a thread pool); yield (set indices, [counts (s, D)])."""
+    max_rows = max(int(groups.set_size.max()), _BLOCK_ELEMENTS // feat.shape[1])
+    contiguous = bool(np.array_equal(groups.order, np.arange(len(groups.order))))
+
+    def count(job):
+        sets, rows = job
+        # rows of a block are contiguous in the input when the probe lists sets one after the
+        # other (the usual case): slice instead of gathering a copy
+        block = feat[rows[0] : rows[-1] + 1] if contiguous and rows[-1] - rows[0] + 1 == len(rows) else feat[rows]
+        sizes = groups.set_size[sets]
+        out = []
+        for t, op in tests:
+            fired = _compare(block, t, op)
+            if (sizes == sizes[0]).all():
+                out.append(fired.reshape(len(sets), int(sizes[0]), -1).sum(axis=1, dtype=np.int32))
+            else:
+                ends = np.cumsum(sizes)
+                out.append(np.stack([fired[e - m : e].sum(axis=0, dtype=np.int32) for e, m in zip(ends, sizes, strict=True)]))
+        return sets, out
+
+    with ThreadPoolExecutor(n_threads()) as ex:
+        # bounded look-ahead keeps memory at a few blocks while both cores work
+        pending = []
+        for job in groups.blocks(keep, max_rows):
+            pending.append(ex.submit(count, job))
+            if len(pending) > 2 * n_threads():
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(int(k) for k in ks)
+    if not ks or min(ks) < 1:
+        raise MetricInputError(f"K values must be positive integers, got {ks}")
+    return ks
+
+
+# ----------------------------------------------------------------------------------------------
+# paper-compatible mode
+# ----------------------------------------------------------------------------------------------
+def paper_firing_percent(n_classes: int) -> float:
+    """The released script's percentile p = min((1 - 1/C)·100, 95); neurons fire on ~(100 - p)%."""
+    return min((1.0 - 1.0 / n_classes) * 100, 95)
+
+
+def paper_invariance(
+    feat: Any,
+    set_ids: Sequence,
+    class_ids: Sequence | None = None,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    n_boot: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+    ci_method: str = "conditional",
+) -> InvarianceResult:
+    """Firing-rate invariance exactly as the Demystifying paper's `measure_invariances.py` computes it.
+
+    Steps (DESIGN.md §4): C classes (the sets when there are none); p = min((1 - 1/C)·100, 95);
+    k = floor(N·p/100); t⁺_j = element k of column j ascending, t⁻_j = element k descending;
+    G_j = mean(F ≥ t⁺_j); sets of < 3 images skipped; per set u = #(F > t⁺), d = #(F < t⁻),
+    f = max(u, d), and where f > 0 add f/|S| to the set's class and count it; L = sum/count per
+    class (0 where never counted); per class the mean of the top-K of L/G; reported value = mean
+    over classes × (100 - p).
+
+    Quirks kept on purpose (see `strict_invariance` for the fixes): the firing rate depends on the
+    number of classes (one class gives p = 0, every neuron fires everywhere, score 100); G uses ≥
+    and only the upper sign while L uses > and < and both signs; ties at the threshold (ReLU zeros)
+    inflate G; classes whose sets were all skipped still count, with score 0; no uncertainty.
+
+    Args:
+        feat: (N, D) features; float64 input is used as is, anything else as float32.
+        set_ids: (N,) set label of each row (the script's `instance`).
+        class_ids: (N,) class labels (the script's `classes`); None uses the set labels.
+        ks: numbers of top neurons to average (the paper: 10 and 25).
+        n_boot: bootstrap resamples for confidence intervals (0 = none, as the paper).
+        seed: bootstrap seed.
+        confidence: interval coverage.
+        ci_method: "conditional" (top-K units fixed at their full-sample choice) or "reselect";
+            see `invariance_lab.metrics.bootstrap`.
+
+    Returns:
+        InvarianceResult with `topk` on the paper's printed scale.
+
+    Raises:
+        MetricInputError: non-finite or all-constant features, K larger than D, or no set with ≥ 3 images.
+    """
+    feat = _as_features(feat)
+    ks = _check_ks(ks)
+    n, d = feat.shape
+    if max(ks) > d:
+        raise MetricInputError(f"K = {max(ks)} exceeds the {d} neurons of these features; choose smaller --k values")
+    groups = make_groups(set_ids, class_ids, n)
+    C = groups.n_classes
+    p = paper_firing_percent(C)
+    k = int((n * p) // 100)  # same float expression as the script
+    (t_up, t_dn), constant = _column_thresholds(feat, [k, n - 1 - k])
+    if constant.all():
+        raise MetricInputError("every neuron is constant over the probe; the features carry no information")
+    (n_ge,) = _count_firing(feat, [(t_up, "ge")])
+    G = n_ge / n  # float64, > 0 since element k itself passes
+
+    keep = groups.set_size >= 3
+    if not keep.any():
+        raise MetricInputError(f"no set has 3 or more images (largest has {groups.set_size.max()}); the paper's measure skips such sets")
+    frac = np.zeros((groups.n_sets, d), dtype=np.float32) if n_boot else None  # per-set f/|S|, for the bootstrap
+    lsum = np.zeros((C, d))
+    lcnt = np.zeros((C, d))
+    for sets, (u, dn) in _per_set_counts(feat, groups, keep, [(t_up, "gt"), (t_dn, "lt")]):
+        f = np.maximum(u, dn)
+        fr = f / groups.set_size[sets, None].astype(np.float64)
+        if frac is not None:
+            frac[sets] = fr
+        cls = groups.set_class[sets]
+        starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]])
+        lsum[cls[starts]] += np.add.reduceat(fr, starts, axis=0)
+        lcnt[cls[starts]] += np.add.reduceat(f > 0, starts, axis=0, dtype=np.int64)
+    L = lsum / (lcnt + 1e-20)  # the script's expression: 0 where never counted
+    scores = L / G
+    scale = 100.0 - p
+    topk_cls, curve = class_topk(scores, ks, nan_policy="zero")
+    topk = {kk: float(np.mean(topk_cls[kk]) * scale) for kk in ks}
+    ci = {kk: (math.nan, math.nan) for kk in ks}
+    if n_boot:
+        ci = bootstrap_topk(frac, groups, keep, G, ks, n_boot=n_boot, seed=seed, confidence=confidence, nan_policy="zero", scale=scale, method=ci_method)
+    units = np.stack([np.arange(d), np.zeros(d, dtype=np.int64)], axis=1)
+    counts = {
+        "n_images": n,
+        "n_neurons": d,
+        "n_sets": groups.n_sets,
+        "n_sets_used": int(keep.sum()),
+        "n_sets_skipped": int((~keep).sum()),
+        "n_classes": C,
+        "n_classes_used": C,
+        "n_constant_neurons": int(constant.sum()),
+        "n_units_excluded": 0,
+    }
+    params = {"firing_percent": p, "threshold_index": k, "min_set_size": 3, "n_boot": n_boot, "seed": seed, "confidence": confidence, "ci_method": ci_method}
+    return InvarianceResult("paper", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params)
+
+
+# ----------------------------------------------------------------------------------------------
+# strict mode
+# ----------------------------------------------------------------------------------------------
+def strict_invariance(
+    feat: Any,
+    set_ids: Sequence,
+    class_ids: Sequence | None = None,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    firing_rate: float = 0.05,
+    tie_tolerance: float = 2.0,
+    min_set_size: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    ci_method: str = "conditional",
+) -> InvarianceResult:
+    """Firing-rate invariance with the paper script's quirks fixed.
+
+    Each fix, against the paper-compatible mode:
+
+    1. *Fixed firing rate.* The target global firing rate q (default 5 %) does not depend on the
+       number of classes, so a single-class probe is measured like any other instead of scoring
+       a trivial 100.
+    2. *Units are (neuron, sign) pairs.* A neuron's high and low tails are separate units, each
+       with its own threshold (t⁺ = the ⌈qN⌉-th largest value, t⁻ = the ⌈qN⌉-th smallest) and its
+       own global firing rate, instead of a lower sign that enters L but never G.
+    3. *Same inequality in G and L.* A unit fires when F ≥ t⁺ (upper) or F ≤ t⁻ (lower), both
+       when G is counted and when L is.
+    4. *Ties excluded and counted.* With ties at the threshold (ReLU zeros, saturated units) G
+       can be far from q and L/G meaningless; units whose G is outside [q/t, q·t] (t =
+       `tie_tolerance`, default 2) are excluded and their number reported.
+    5. *Set size explicit.* The minimum set size is a parameter, and the number of sets below it
+       is reported; classes left with no set are dropped from the mean (and counted) instead of
+       entering it with score 0.
+    6. *No evidence is not zero.* A unit that never fires within a class has no local firing rate
+       there (NaN) and is not ranked for that class, instead of counting as 0.
+    7. *Uncertainty.* Bootstrap percentile intervals over sets (two-stage: classes, then sets
+       within each class), with thresholds held at their full-sample values.
+
+    The printed scale is L/G × 100q, so a perfectly invariant unit (L = 1, G = q) scores 100 and
+    a unit independent of the set scores 100q / (1 - (1 - q)^m) for sets of m images (≈ 5 at
+    q = 5 % and large m), as on the paper's scale.
+
+    Args:
+        feat: (N, D) features.
+        set_ids: (N,) set label per row.
+        class_ids: (N,) class label per row, or None (each set its own class).
+        ks: numbers of top units to average.
+        firing_rate: target global firing rate q in (0, 0.5].
+        tie_tolerance: factor by which a unit's G may miss q before it is excluded.
+        min_set_size: sets with fewer images are skipped (and counted).
+        n_boot: bootstrap resamples (0 disables intervals).
+        seed: bootstrap seed.
+        confidence: interval coverage.
+        ci_method: "conditional" (top-K units fixed at their full-sample choice) or "reselect";
+            see `invariance_lab.metrics.bootstrap`.
+
+    Raises:
+        MetricInputError: bad parameters, non-finite features, every unit tied or constant,
+            or every set below `min_set_size`.
+    """
+    if not 0 < firing_rate <= 0.5:
+        raise MetricInputError(f"firing_rate must be in (0, 0.5], got {firing_rate}")
+    if tie_tolerance < 1:
+        raise MetricInputError(f"tie_tolerance must be ≥ 1, got {tie_tolerance}")
+    if min_set_size < 2:
+        raise MetricInputError(f"min_set_size must be ≥ 2 (a set of one image says nothing about invariance), got {min_set_size}")
+    feat = _as_features(feat)
+    ks = _check_ks(ks)
+    n, d = feat.shape
+    groups = make_groups(set_ids, class_ids, n)
+    n_fire = max(1, math.ceil(firing_rate * n - 1e-9))
+    (t_hi, t_lo), constant = _column_thresholds(feat, [n - n_fire, n_fire - 1])
+    if constant.all():
+        raise MetricInputError("every neuron is constant over the probe; the features carry no information")
+    c_hi, c_lo = _count_firing(feat, [(t_hi, "ge"), (t_lo, "le")])
+    G = np.concatenate([c_hi, c_lo]) / n  # units: [neuron j upper for all j, neuron j lower for all j]
+    valid_unit = (G <= firing_rate * tie_tolerance) & (G >= firing_rate / tie_tolerance)
+    if not valid_unit.any():
+        raise MetricInputError(
+            f"all {2 * d} (neuron, sign) units have a global firing rate outside "
+            f"[{firing_rate / tie_tolerance:.3g}, {firing_rate * tie_tolerance:.3g}] because of tied values; "
+            "the features are (nearly) constant or quantised — try another layer or --tie-tolerance"
+        )
+    keep = groups.set_size >= min_set_size
+    if not keep.any():
+        raise MetricInputError(
+            f"every set has fewer than min_set_size = {min_set_size} images (largest: {groups.set_size.max()}); lower --min-set-size"
+        )
+    U = 2 * d
+    # per-set fraction of images on which each unit fires (0 where it does not fire); float32 S×U
+    frac = np.zeros((groups.n_sets, U), dtype=np.float32)
+    for sets, (u_hi, u_lo) in _per_set_counts(feat, groups, keep, [(t_hi, "ge"), (t_lo, "le")]):
+        size = groups.set_size[sets, None].astype(np.float32)
+        frac[sets, :d] = u_hi / size
+        frac[sets, d:] = u_lo / size
+    frac[:, ~valid_unit] = 0.0
+    scale = 100.0 * firing_rate
+    w = keep.astype(np.float64)
+    scores = class_scores(frac, groups, w, G, "skip", valid_unit)
+    class_has_sets = np.bincount(groups.set_class, weights=w, minlength=groups.n_classes) > 0
+    topk_cls, curve = class_topk(scores[class_has_sets], ks, nan_policy="skip")
+    topk = {}
+    for kk in ks:
+        vals = topk_cls[kk]
+        if np.isnan(vals).all():
+            raise MetricInputError(f"no class has {kk} units that fired within it; use smaller K or more images per class")
+        topk[kk] = float(np.nanmean(vals) * scale)
+    ci = {kk: (math.nan, math.nan) for kk in ks}
+    if n_boot:
+        ci = bootstrap_topk(
+            frac, groups, keep, G, ks, n_boot=n_boot, seed=seed, confidence=confidence, nan_policy="skip", scale=scale, valid_unit=valid_unit, method=ci_method
+        )
+    units = np.concatenate(
+        [np.stack([np.arange(d), np.ones(d, dtype=np.int64)], 1), np.stack([np.arange(d), -np.ones(d, dtype=np.int64)], 1)]
+    )
+    counts = {
+        "n_images": n,
+        "n_neurons": d,
+        "n_sets": groups.n_sets,
+        "n_sets_used": int(keep.sum()),
+        "n_sets_skipped": int((~keep).sum()),
+        "n_classes": groups.n_classes,
+        "n_classes_used": int(class_has_sets.sum()),
+        "n_constant_neurons": int(constant.sum()),
+        "n_units": U,
+        "n_units_excluded": int((~valid_unit).sum()),
+    }
+    for kk in ks:
+        counts[f"n_classes_short_top{kk}"] = int(np.isnan(topk_cls[kk]).sum())
+    params = {
+        "firing_rate": firing_rate,
+        "tie_tolerance": tie_tolerance,
+        "min_set_size": min_set_size,
+        "n_boot": n_boot,
+        "seed": seed,
+        "confidence": confidence,
+        "ci_method": ci_method,
+    }
+    return InvarianceResult(
+        "strict", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params
+    )
+
+
+def score_features(
+    feat: Any,
+    set_ids: Sequence,
+    class_ids: Sequence | None = None,
+    mode: str = "paper",
+    ks: Sequence[int] = DEFAULT_KS,
+    **options: Any,
+) -> InvarianceResult:
+    """Score features in either mode (`paper` or `strict`); options go to the mode's function."""
+    if mode == "paper":
+        return paper_invariance(feat, set_ids, class_ids, ks, **options)
+    if mode == "strict":
+        return strict_invariance(feat, set_ids, class_ids, ks, **options)
+    raise MetricInputError(f"unknown mode {mode!r}; use 'paper' or 'strict'")

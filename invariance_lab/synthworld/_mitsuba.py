@@ -1,0 +1,229 @@
+"""Turn a `RenderJob` into Mitsuba objects and pixels. Imports Mitsuba lazily.
+
+Per-process caches keep each instance's `mi.Mesh` objects (with BSDF and ambient emitter
+attached), so a set of views of one object builds its meshes once; scenes themselves are cheap
+to `load_dict` (measured > 1,000/s) and are rebuilt per image.
+
+`variant(name)` sets the Mitsuba variant for a block and restores the previous one after it, so a
+caller's own Mitsuba use is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from functools import lru_cache
+
+import numpy as np
+
+from . import categories as C
+from .scene import (
+    RGB_VARIANT,
+    RenderJob,
+    View,
+    background_image,
+    camera_origin,
+    direction,
+    linear_to_srgb_u8,
+    occluder_quad,
+    texture_image,
+)
+
+LABELS = {"background": 0, "object": 1, "floor": 2, "occluder": 3}
+_MESH_CACHE: OrderedDict = OrderedDict()
+_MESH_CACHE_SIZE = 16
+
+
+@contextlib.contextmanager
+def variant(name: str):
+    """Run a block under Mitsuba variant `name`, restoring the previous variant afterwards."""
+    import mitsuba as mi
+
+    prev = mi.variant()
+    if prev != name:
+        mi.set_variant(name)
+    try:
+        yield mi
+    finally:
+        if prev is not None and prev != name:
+            mi.set_variant(prev)
+
+
+def _mesh(mi, name: str, V: np.ndarray, F: np.ndarray, UV: np.ndarray, tex: np.ndarray, ambient_rgb: np.ndarray, uv_scale: float = 1.0):
+    from .meshes import vertex_normals
+
+    props = mi.Properties()
+    bsdf = {"type": "diffuse", "reflectance": {"type": "bitmap", "bitmap": mi.Bitmap(tex), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}}
+    props["bsdf"] = mi.load_dict({"type": "twosided", "bsdf": bsdf})
+    if np.any(ambient_rgb > 0):
+        glow = (tex * ambient_rgb).astype(np.float32)
+        props["emitter"] = mi.load_dict(
+            {"type": "area", "sampling_weight": 0.0, "radiance": {"type": "bitmap", "bitmap": mi.Bitmap(glow), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}}
+        )
+    mesh = mi.Mesh(name, len(V), len(F), props, has_vertex_normals=True, has_vertex_texcoords=True)
+    p = mi.traverse(mesh)
+    p["vertex_positions"] = np.ascontiguousarray(V, np.float32).ravel()
+    p["faces"] = np.ascontiguousarray(F, np.uint32).ravel()
+    p["vertex_normals"] = vertex_normals(V, F).ravel()
+    p["vertex_texcoords"] = np.ascontiguousarray(UV, np.float32).ravel()
+    p.update()
+    return mesh
+
+
+def _object_meshes(mi, job: RenderJob, ambient_rgb: np.ndarray):
+    key = (job.category, job.seed, mi.variant(), tuple(np.round(ambient_rgb, 6)))
+    if key in _MESH_CACHE:
+        _MESH_CACHE.move_to_end(key)
+        return _MESH_CACHE[key]
+    inst = C.make_instance(job.category, job.seed)
+    meshes = [_mesh(mi, f"object_{i}", p.V, p.F, p.UV, texture_image(m), ambient_rgb) for i, (p, m) in enumerate(zip(inst.parts, inst.materials))]
+    _MESH_CACHE[key] = (inst, meshes)
+    if len(_MESH_CACHE) > _MESH_CACHE_SIZE:
+        _MESH_CACHE.popitem(last=False)
+    return inst, meshes
+
+
+def _floor(mi, bottom: float, seed: int, amb: np.ndarray):
+    key = ("floor", round(bottom, 6), seed, mi.variant(), tuple(np.round(amb, 6)))
+    if key not in _MESH_CACHE:
+        ftex = texture_image(C.Material((0.35, 0.33, 0.3), (0.22, 0.21, 0.2), "checks", 1, seed))
+        s = 6.0
+        V = np.array([[-s, 0, -s], [s, 0, -s], [s, 0, s], [-s, 0, s]], np.float32) + np.array([0, bottom - 1e-3, 0], np.float32)
+        F = np.array([[0, 2, 1], [0, 3, 2]], np.uint32)  # faces +y
+        UV = (V[:, [0, 2]] - V[0, [0, 2]]) / 2
+        _MESH_CACHE[key] = _mesh(mi, "floor", V, F, UV, ftex, amb)
+        if len(_MESH_CACHE) > _MESH_CACHE_SIZE:
+            _MESH_CACHE.popitem(last=False)
+    return _MESH_CACHE[key]
+
+
+@lru_cache(maxsize=16)
+def _background(kind: str, seed: int, size: int) -> np.ndarray:
+    bg = background_image(kind, seed, size)
+    bg.setflags(write=False)
+    return bg
+
+
+@lru_cache(maxsize=64)
+def blackbody_rgb(temperature: float) -> tuple[float, float, float]:
+    """Linear-sRGB irradiance of Mitsuba's `blackbody` emitter on a white plate (absolute scale).
+
+    Rendered with Mitsuba itself (`scalar_spectral`), so the colour is Mitsuba's own spectral to
+    RGB conversion.
+    """
+    with variant("scalar_spectral") as mi:
+        T = mi.ScalarTransform4f
+        sc = mi.load_dict({
+            "type": "scene",
+            "integrator": {"type": "direct"},
+            "sensor": {"type": "orthographic", "to_world": T().look_at(origin=[0, 0, 1], target=[0, 0, 0], up=[0, 1, 0]),
+                       "film": {"type": "hdrfilm", "width": 2, "height": 2, "rfilter": {"type": "box"}},
+                       "sampler": {"type": "independent", "sample_count": 16}},
+            "plate": {"type": "rectangle", "bsdf": {"type": "diffuse", "reflectance": {"type": "spectrum", "value": 1.0}}},
+            "key": {"type": "directional", "direction": [0, 0, -1], "irradiance": {"type": "blackbody", "temperature": float(temperature)}},
+        })
+        rgb = np.asarray(mi.render(sc, seed=0), dtype=np.float64).reshape(-1, 3).mean(0)
+    return tuple(float(c) for c in rgb)
+
+
+def luminance(rgb) -> float:
+    r, g, b = rgb
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _light(mi, view: View):
+    """(key irradiance dict, image gain, ambient RGB before the gain)."""
+    if view.light_temperature is not None:
+        rgb = np.asarray(blackbody_rgb(view.light_temperature))
+        gain = view.light_intensity / luminance(rgb)  # unit luminance: only chromaticity varies
+        irr = {"type": "blackbody", "temperature": float(view.light_temperature)}
+        tint = rgb / luminance(rgb)
+        return irr, gain, view.ambient * tint / gain
+    rgb = np.asarray(view.light_rgb, float)
+    return {"type": "rgb", "value": (rgb * view.light_intensity).tolist()}, 1.0, view.ambient * rgb
+
+
+def build_scene(mi, job: RenderJob, *, ids: bool = False, edge_u: float | None = None):
+    """The Mitsuba scene for a job; `ids=True` gives the 1-spp `shape_index` AOV scene instead."""
+    view = job.view
+    T = mi.ScalarTransform4f
+    irr, gain, amb = _light(mi, view)
+    inst, meshes = _object_meshes(mi, job, amb)
+    origin = camera_origin(view)
+    d = {
+        "type": "scene",
+        "integrator": {"type": "aov", "aovs": "id:shape_index"} if ids else {"type": "direct", "emitter_samples": 1, "bsdf_samples": 0},
+        "sensor": {
+            "type": "perspective",
+            "fov": view.fov,
+            "to_world": T().look_at(origin=origin.tolist(), target=[0, 0, 0], up=[0, 1, 0]),
+            "film": {"type": "hdrfilm", "width": job.resolution, "height": job.resolution, "rfilter": {"type": "box"}, "pixel_format": "rgba"},
+            "sampler": {"type": "independent", "sample_count": 1} if ids else {"type": "multijitter", "sample_count": job.spp},
+        },
+        "key": {"type": "directional", "direction": (-direction(view.azimuth + view.light_azimuth, view.light_elevation)).tolist(), "irradiance": irr},
+    }
+    for i, m in enumerate(meshes):
+        d[f"object_{i}"] = m
+    if view.floor:
+        d["floor"] = _floor(mi, inst.bottom, view.bg_seed, amb)
+    if view.occluder is not None and edge_u is not None:
+        occ = view.occluder
+        Q = occluder_quad(view, edge_u, occ.side).astype(np.float32)
+        F = np.array([[0, 1, 2], [0, 2, 3]], np.uint32)
+        n = np.cross(Q[1] - Q[0], Q[2] - Q[0])
+        if np.dot(n, origin - Q.mean(0)) < 0:
+            F = F[:, ::-1].copy()
+        UV = np.array([[0, 0], [3, 0], [3, 3], [0, 3]], np.float32)
+        rng = C.rng_for("occluder", occ.seed)
+        mat = C._material(rng)
+        d["occluder"] = _mesh(mi, "occluder", Q, F, UV, texture_image(mat), amb)
+    return mi.load_dict(d), gain
+
+
+def render_ids(job: RenderJob, edge_u: float | None = None) -> np.ndarray:
+    """Label image (H, W) uint8: 0 background, 1 object, 2 floor, 3 occluder (`LABELS`)."""
+    with variant(RGB_VARIANT) as mi:
+        scene, _ = build_scene(mi, job, ids=True, edge_u=edge_u)
+        raw = np.asarray(mi.render(scene, seed=0))[..., -1]
+        lut = np.zeros(len(scene.shapes()) + 1, np.uint8)
+        for i, s in enumerate(scene.shapes()):
+            lut[i + 1] = LABELS[s.id().split("_")[0]]
+    return lut[np.clip(np.rint(raw).astype(int), 0, len(lut) - 1)]
+
+
+def render_linear(job: RenderJob, edge_u: float | None = None) -> np.ndarray:
+    """Linear RGBA (H, W, 4) float32 straight from `mi.render` (premultiplied alpha), light gain applied."""
+    with variant(job.variant) as mi:
+        scene, gain = build_scene(mi, job, edge_u=edge_u)
+        img = np.asarray(mi.render(scene, seed=0), dtype=np.float32)
+    img[..., :3] *= gain
+    return img
+
+
+def render_rgb(job: RenderJob, edge_u: float | None = None) -> np.ndarray:
+    """The sRGB uint8 image (H, W, 3) of a job (background composited behind the alpha)."""
+    img = render_linear(job, edge_u)
+    bg = _background(job.view.background, job.view.bg_seed, job.resolution)
+    return linear_to_srgb_u8(img[..., :3] + (1.0 - img[..., 3:4]) * bg)
+
+
+def occluder_edge(job: RenderJob, free_ids: np.ndarray) -> float:
+    """Image x (0..1) of the panel edge whose coverage best hits `job.view.occluder.target_visible`.
+
+    The panel faces the camera, so it covers whole pixel columns from its edge to one side; the
+    visible fraction for an edge at column e is a cumulative sum of the target's column counts.
+    """
+    occ = job.view.occluder
+    cols = (free_ids == LABELS["object"]).sum(0).astype(float)
+    W = len(cols)
+    if cols.sum() == 0:
+        return 1.0 if occ.side > 0 else 0.0
+    if occ.side < 0:
+        cols = cols[::-1]
+    vis = np.concatenate([[0.0], np.cumsum(cols)]) / cols.sum()  # vis[e]: visible if columns >= e covered
+    e = int(np.argmin(np.abs(vis - occ.target_visible) + 1e-6 * np.arange(W + 1) * (occ.target_visible >= 1)))
+    if occ.target_visible >= 1.0:  # leave a gap of two columns so the panel does not touch the object
+        e = min(W, int(np.nonzero(cols)[0].max()) + 3)
+    elif occ.target_visible <= 0.0:
+        e = max(0, int(np.nonzero(cols)[0].min()) - 2)
+    return e / W if occ.side > 0 else 1.0 - e / W
