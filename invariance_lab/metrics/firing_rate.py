@@ -408,12 +408,12 @@ def strict_invariance(
     scores = class_scores(frac, groups, w, G, "skip", valid_unit)
     class_has_sets = np.bincount(groups.set_class, weights=w, minlength=groups.n_classes) > 0
     topk_cls, curve = class_topk(scores[class_has_sets], ks, nan_policy="skip")
-    topk = {}
-    for kk in ks:
-        vals = topk_cls[kk]
-        if np.isnan(vals).all():
-            raise MetricInputError(f"no class has {kk} units that fired within it; use smaller K or more images per class")
-        topk[kk] = float(np.nanmean(vals) * scale)
+    if all(np.isnan(topk_cls[kk]).all() for kk in ks):
+        raise MetricInputError(
+            f"no class has {min(ks)} units that fired within it; use a smaller K (--k) or more images per class"
+        )
+    # a K that no class reaches is reported as NaN (and counted below), the others still stand
+    topk = {kk: float(np.nanmean(topk_cls[kk]) * scale) if not np.isnan(topk_cls[kk]).all() else math.nan for kk in ks}
     ci = {kk: (math.nan, math.nan) for kk in ks}
     if n_boot:
         ci = bootstrap_topk(

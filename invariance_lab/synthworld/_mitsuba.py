@@ -227,3 +227,113 @@ def occluder_edge(job: RenderJob, free_ids: np.ndarray) -> float:
     elif occ.target_visible <= 0.0:
         e = max(0, int(np.nonzero(cols)[0].min()) - 2)
     return e / W if occ.side > 0 else 1.0 - e / W
+
+
+# -- videos: one clip's meshes built once, moved per frame ----------------------------------------
+OCCLUDER_LABEL = 1000  # label of occluder j in a video id image is OCCLUDER_LABEL + j
+
+
+def _moved(V0: np.ndarray, N0: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and normals of a part under a similarity transform M (4x4, uniform scale)."""
+    V = V0 @ M[:3, :3].T + M[:3, 3]
+    N = N0 @ M[:3, :3].T
+    N /= np.maximum(np.linalg.norm(N, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(V, np.float32), np.ascontiguousarray(N, np.float32)
+
+
+class VideoMeshes:
+    """The Mitsuba meshes of one video clip, built once (`scalar_rgb`) and moved for every frame.
+
+    `objects[k]` is a list of `(category, instance seed)` instances; occluders are boxes
+    `(sx, sy, sz, material seed)`. Each frame, `render(state)` sets the vertex positions and normals
+    of every mesh from the frame's 4x4 transforms (a uniform scale, a turn and a translation) and
+    renders the RGB image (`direct`, `spp` samples) and the `shape_index` id buffers.
+    """
+
+    def __init__(self, objects: list[tuple[str, int]], occluders: list[tuple[float, float, float, int]], floor_seed: int, ambient: float):
+        from .meshes import box, vertex_normals
+
+        amb = np.full(3, float(ambient))
+        with variant(RGB_VARIANT) as mi:
+            self.objects = []  # per object: list of (mesh, V0, N0)
+            for k, (cat, seed) in enumerate(objects):
+                inst = C.make_instance(cat, seed)
+                parts = []
+                for p, (part, mat) in enumerate(zip(inst.parts, inst.materials)):
+                    m = _mesh(mi, f"object_{k}_{p}", part.V, part.F, part.UV, texture_image(mat), amb)
+                    parts.append((m, part.V.astype(np.float64), vertex_normals(part.V, part.F).astype(np.float64)))
+                self.objects.append((inst, parts))
+            self.occluders = []
+            for j, (sx, sy, sz, mseed) in enumerate(occluders):
+                b = box(sx, sy, sz, (0.0, sy / 2, 0.0))
+                mat = C._material(C.rng_for("video-occluder", mseed))
+                m = _mesh(mi, f"occluder_{j}", b.V, b.F, b.UV, texture_image(mat), amb)
+                self.occluders.append((m, b.V.astype(np.float64), vertex_normals(b.V, b.F).astype(np.float64)))
+            self.floor = _floor(mi, 0.0, floor_seed, amb)
+
+    @staticmethod
+    def _place(mi, mesh, V0, N0, M) -> None:
+        V, N = _moved(V0, N0, M)
+        p = mi.traverse(mesh)
+        p["vertex_positions"] = V.ravel()
+        p["vertex_normals"] = N.ravel()
+        p.update()
+
+    def render(self, state: dict, resolution: int, spp: int, background: str, bg_seed: int):
+        """(sRGB uint8 (H, W, 3), label image (H, W) int32, per-object unoccluded masks (K, H, W) bool).
+
+        Labels: 0 background or floor, k + 1 object k, `OCCLUDER_LABEL + j` occluder j. The
+        unoccluded mask of object k is its id buffer rendered with no other shape in the scene,
+        same camera and sample positions (so visible fraction = visible pixels / unoccluded pixels).
+        """
+        with variant(RGB_VARIANT) as mi:
+            T = mi.ScalarTransform4f
+            for (inst, parts), M in zip(self.objects, state["objects"]):
+                for m, V0, N0 in parts:
+                    self._place(mi, m, V0, N0, M)
+            for (m, V0, N0), M in zip(self.occluders, state["occluders"]):
+                self._place(mi, m, V0, N0, M)
+
+            def sensor(ids: bool):
+                return {
+                    "type": "perspective",
+                    "fov": float(state["fov"]),
+                    "to_world": T().look_at(origin=list(map(float, state["origin"])), target=list(map(float, state["target"])), up=[0, 1, 0]),
+                    "film": {"type": "hdrfilm", "width": resolution, "height": resolution, "rfilter": {"type": "box"}, "pixel_format": "rgba"},
+                    "sampler": {"type": "independent", "sample_count": 1} if ids else {"type": "multijitter", "sample_count": spp},
+                }
+
+            shapes = {}
+            for inst, parts in self.objects:
+                for m, _, _ in parts:
+                    shapes[m.id()] = m
+            for m, _, _ in self.occluders:
+                shapes[m.id()] = m
+            shapes["floor"] = self.floor
+            key = {"type": "directional", "direction": list(map(float, state["light_direction"])), "irradiance": {"type": "rgb", "value": list(map(float, state["light_rgb"]))}}
+            scene = mi.load_dict({"type": "scene", "integrator": {"type": "direct", "emitter_samples": 1, "bsdf_samples": 0}, "sensor": sensor(False), "key": key, **shapes})
+            img = np.asarray(mi.render(scene, seed=0), dtype=np.float32)
+            del scene
+
+            def id_pass(shape_dict: dict) -> tuple[np.ndarray, list]:
+                sc = mi.load_dict({"type": "scene", "integrator": {"type": "aov", "aovs": "id:shape_index"}, "sensor": sensor(True), **shape_dict})
+                raw = np.rint(np.asarray(mi.render(sc, seed=0))[..., -1]).astype(np.int64)
+                names = [s.id() for s in sc.shapes()]
+                return raw, names
+
+            raw, names = id_pass(shapes)
+            lut = np.zeros(len(names) + 1, np.int32)
+            for i, name in enumerate(names):
+                kind, _, rest = name.partition("_")
+                if kind == "object":
+                    lut[i + 1] = int(rest.split("_")[0]) + 1
+                elif kind == "occluder":
+                    lut[i + 1] = OCCLUDER_LABEL + int(rest)
+            labels = lut[np.clip(raw, 0, len(lut) - 1)]
+            alone = []
+            for inst, parts in self.objects:
+                r, _ = id_pass({m.id(): m for m, _, _ in parts})
+                alone.append(r > 0)
+        bg = _background(background, bg_seed, resolution)
+        rgb = linear_to_srgb_u8(img[..., :3] + (1.0 - img[..., 3:4]) * bg)
+        return rgb, labels, np.array(alone, bool).reshape(len(alone), resolution, resolution)

@@ -126,3 +126,14 @@ def test_bad_parameters():
         strict_invariance(feat, inst, firing_rate=0.7)
     with pytest.raises(MetricInputError, match="min_set_size"):
         strict_invariance(feat, inst, min_set_size=1)
+
+
+def test_k_beyond_firing_units_is_nan_not_fatal():
+    rng = np.random.default_rng(6)
+    inst = np.repeat(np.arange(40), 6)
+    feat = rng.normal(size=(240, 16))  # 32 units; in a set of 6 only ~8 fire
+    res = strict_invariance(feat, inst, ks=(3, 25), n_boot=0)
+    assert np.isfinite(res.topk[3]) and np.isnan(res.topk[25])
+    assert res.counts["n_classes_short_top25"] == 40
+    with pytest.raises(MetricInputError, match="smaller K"):
+        strict_invariance(feat, inst, ks=(30,), n_boot=0)
