@@ -40,6 +40,7 @@ class Results:
         encoders: per encoder name, its load report (format, file, digest, dropped keys).
         probes: per probe name, its description (sizes, digest, params).
         config: the settings of the run.
+
     """
 
     table: pd.DataFrame
@@ -158,6 +159,7 @@ def evaluate(
 
     Example:
         >>> df = evaluate("tv:resnet18", ["synth-viewpoint", "synth-illum-color"], mode="strict")  # doctest: +SKIP
+
     """
     from .encoders import Encoder, load_encoder
     from .features import extract_features

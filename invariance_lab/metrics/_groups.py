@@ -26,6 +26,7 @@ class Groups:
         set_class: class index of each set (S), the class of the set's first row as given.
         set_labels: the set labels (S), sorted as `np.unique` sorts them.
         class_labels: the class labels (C), sorted as `np.unique` sorts them.
+
     """
 
     order: np.ndarray
@@ -80,6 +81,7 @@ def make_groups(set_ids: Sequence, class_ids: Sequence | None, n: int) -> Groups
 
     Raises:
         MetricInputError: if the label arrays do not have one entry per row.
+
     """
     sets = _as_label_array(set_ids, n, "set")
     classes = sets if class_ids is None else _as_label_array(class_ids, n, "class")

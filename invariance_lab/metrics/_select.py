@@ -58,6 +58,7 @@ def column_order_stats(feat: np.ndarray, ranks: list[int], *, sample_rows: int =
 
     Returns:
         (len(ranks), D) array in feat's dtype.
+
     """
     n, d = feat.shape
     if n < _DIRECT_BELOW and not force_sample:

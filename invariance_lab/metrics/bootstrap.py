@@ -69,6 +69,7 @@ def class_topk(scores: np.ndarray, ks: Sequence[int], nan_policy: str) -> tuple[
     Returns:
         ({K: (C,)}, (U,) curve) — curve[k-1] is the mean over classes of the k-th largest score
         (classes with fewer than k ranked units left out).
+
     """
     topk = _topk_from_scores(scores, ks, nan_policy)
     s = np.where(np.isnan(scores), -np.inf if nan_policy == "skip" else 0.0, scores)
@@ -114,6 +115,7 @@ def bootstrap_topk(
 
     Returns:
         {K: (low, high)} on the printed scale.
+
     """
     if method not in ("conditional", "reselect"):
         raise ValueError(f"unknown bootstrap method {method!r}; use 'conditional' or 'reselect'")
@@ -155,13 +157,7 @@ def bootstrap_topk(
             w = np.bincount(pick, minlength=len(m_sets)).astype(np.float64)
             num = np.add.reduceat(sub_frac * w[:, None], m_starts, axis=0)
             den = np.add.reduceat(sub_fired * w[:, None], m_starts, axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                L = num / den
-            if nan_policy == "zero":
-                L = np.nan_to_num(L, nan=0.0)
-            sc = L / G
-            if valid_unit is not None:
-                sc[:, ~valid_unit] = np.nan
+            sc = _invariance_ratio(num, den, G, nan_policy, valid_unit)
             if method == "conditional":
                 picked = np.take_along_axis(sc, selected, axis=1)
                 if nan_policy == "zero":
@@ -195,9 +191,13 @@ def class_scores(
     frac: np.ndarray, groups: Groups, set_weight: np.ndarray, G: np.ndarray, nan_policy: str, valid_unit: np.ndarray | None = None
 ) -> np.ndarray:
     """(C, U) L/G per class from per-set firing fractions; units that never fired in a class get
-    NaN ("skip") or 0 ("zero", the paper's 0/(0 + 1e-20)); excluded units get NaN."""
-    num = class_sums(frac, groups, set_weight)
-    den = class_sums(frac > 0, groups, set_weight)
+    NaN ("skip") or 0 ("zero", the paper's 0/(0 + 1e-20)); excluded units get NaN.
+    """
+    return _invariance_ratio(class_sums(frac, groups, set_weight), class_sums(frac > 0, groups, set_weight), G, nan_policy, valid_unit)
+
+
+def _invariance_ratio(num, den, G, nan_policy, valid_unit):
+    """L/G from per-class sums of firing fractions (num) and of firing sets (den)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         L = num / den
     if nan_policy == "zero":

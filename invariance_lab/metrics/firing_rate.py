@@ -18,8 +18,8 @@ own dtype (no float64 copy, no full sort of N×D).
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ class InvarianceResult:
         class_labels: (C,) class labels, in the order of `unit_scores` rows.
         counts: sizes and exclusions (images, sets, classes used/skipped, excluded units, ...).
         params: the settings that produced it (firing rate, min set size, bootstrap, seed).
+
     """
 
     mode: str
@@ -114,6 +115,7 @@ def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarr
 
     Raises:
         MetricInputError: naming the neurons that hold NaN or inf.
+
     """
     n, d = feat.shape
     constant = np.zeros(d, dtype=bool)
@@ -250,6 +252,7 @@ def paper_invariance(
 
     Raises:
         MetricInputError: non-finite or all-constant features, K larger than D, or no set with ≥ 3 images.
+
     """
     feat = _as_features(feat)
     ks = _check_ks(ks)
@@ -366,6 +369,7 @@ def strict_invariance(
     Raises:
         MetricInputError: bad parameters, non-finite features, every unit tied or constant,
             or every set below `min_set_size`.
+
     """
     if not 0 < firing_rate <= 0.5:
         raise MetricInputError(f"firing_rate must be in (0, 0.5], got {firing_rate}")
