@@ -65,20 +65,29 @@ def column_order_stats(feat: np.ndarray, ranks: list[int], *, sample_rows: int =
         return direct_order_stats(feat, ranks)
     m = min(n, sample_rows)
     sample_idx = np.linspace(0, n - 1, m).round().astype(np.int64)
-    sample = np.sort(np.ascontiguousarray(feat[sample_idx].T), axis=1)  # (D, m) each column's sample, sorted
+    brackets = [_bracket(r, n, m) for r in ranks]
+    sample = np.ascontiguousarray(feat[sample_idx].T)  # (D, m): each column's sample
+    sample.partition(sorted({b for pair in brackets for b in pair}), axis=1)  # only the bracket ranks are needed
     out = np.empty((len(ranks), d), dtype=feat.dtype)
-    for i, r in enumerate(ranks):
-        out[i] = _select_rank(feat, r, sample, n)
+    for i, (r, (b_lo, b_hi)) in enumerate(zip(ranks, brackets, strict=True)):
+        out[i] = _select_rank(feat, r, sample[:, b_lo].copy(), sample[:, b_hi].copy(), _bracket_half(r, n, m), n, m)
     return out
 
 
-def _select_rank(feat: np.ndarray, r: int, sample: np.ndarray, n: int) -> np.ndarray:
-    d, m = sample.shape
+def _bracket_half(r: int, n: int, m: int) -> float:
     q = (r + 0.5) / n
-    pos = q * m
-    half = 4.0 * math.sqrt(m * q * (1 - q)) + 2.0  # ±4σ of the sample rank of the wanted value
-    lo = sample[:, max(0, int(math.floor(pos - half)))].copy()
-    hi = sample[:, min(m - 1, int(math.ceil(pos + half)))].copy()
+    return 4.0 * math.sqrt(m * q * (1 - q)) + 2.0  # ±4σ of the sample rank of the wanted value
+
+
+def _bracket(r: int, n: int, m: int) -> tuple[int, int]:
+    """Sample ranks whose values bracket the rank-r value of the full column (with high probability)."""
+    pos, half = (r + 0.5) / n * m, _bracket_half(r, n, m)
+    return max(0, int(math.floor(pos - half))), min(m - 1, int(math.ceil(pos + half)))
+
+
+def _select_rank(feat: np.ndarray, r: int, lo: np.ndarray, hi: np.ndarray, half: float, n: int, m: int) -> np.ndarray:
+    """Rank-r value of every column, given per-column bracket values lo ≤ value ≤ hi (usually)."""
+    d = feat.shape[1]
     point = lo == hi  # tied bracket (e.g. ReLU zeros): decided by counting alone
     span = ~point
     budget = int(8 * (2 * half / m) * n * span.sum()) + 4 * n  # candidates we accept before giving up
