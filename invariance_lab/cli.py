@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     prev.add_argument("probe", help="synth-viewpoint, synth-illum-dir, ...")
     prev.add_argument("-o", "--out", required=True, help="PNG file to write")
     prev.add_argument("--probe-option", action="append", type=_kv, default=[], metavar="KEY=VALUE")
+    vid = data_sub.add_parser("synth-videos", help="render SynthWorld clips in GOT-10k layout (resumable)")
+    vid.add_argument("--out", required=True, help="output folder (list.txt, <clip>/00000001.jpg…, groundtruth.txt)")
+    vid.add_argument("--clips", type=int, required=True)
+    vid.add_argument("--frames", type=int, default=32)
+    vid.add_argument("--resolution", type=int, default=128)
+    vid.add_argument("--seed", type=int, default=0)
+    vid.add_argument("--workers", type=int, default=None)
     return parser
 
 
@@ -207,6 +214,12 @@ def _dispatch(args) -> int:
 
             path = render_preview(args.probe, args.out, **dict(args.probe_option))
             print(f"wrote {path}")
+            return 0
+        if args.data_command == "synth-videos":
+            from .synthworld import render_videos
+
+            clips = render_videos(args.out, args.clips, frames=args.frames, resolution=args.resolution, seed=args.seed, workers=args.workers)
+            print(f"{len(clips)} clips in {args.out}")
             return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees a known command
 

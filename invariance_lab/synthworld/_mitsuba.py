@@ -191,6 +191,36 @@ def render_ids(job: RenderJob, edge_u: float | None = None) -> np.ndarray:
     return lut[np.clip(np.rint(raw).astype(int), 0, len(lut) - 1)]
 
 
+def render_object_mask(job: RenderJob) -> np.ndarray:
+    """The object's unoccluded silhouette (H, W) bool, from a one-sample `depth` render of the object alone.
+
+    Same camera and sample positions as `render_ids`, so for a job without occluder it equals
+    `render_ids(job) == LABELS["object"]` (the floor lies below the object), about 10x faster
+    (the `aov` integrator is the slow part of `render_ids`).
+    """
+    view = job.view
+    with variant(RGB_VARIANT) as mi:
+        T = mi.ScalarTransform4f
+        _, _, amb = _light(mi, view) if view.light_temperature is None else (None, None, np.full(3, view.ambient))
+        _, meshes = _object_meshes(mi, job, amb)
+        d = {
+            "type": "scene",
+            "integrator": {"type": "depth"},
+            "sensor": {
+                "type": "perspective",
+                "fov": view.fov,
+                "to_world": T().look_at(origin=camera_origin(view).tolist(), target=[0, 0, 0], up=[0, 1, 0]),
+                "film": {"type": "hdrfilm", "width": job.resolution, "height": job.resolution, "rfilter": {"type": "box"}, "pixel_format": "rgba"},
+                "sampler": {"type": "independent", "sample_count": 1},
+            },
+            "key": {"type": "directional", "direction": [0.0, -1.0, 0.0]},
+        }
+        for i, m in enumerate(meshes):
+            d[f"object_{i}"] = m
+        out = np.asarray(mi.render(mi.load_dict(d), seed=0))
+    return out[..., 3] > 0
+
+
 def render_linear(job: RenderJob, edge_u: float | None = None) -> np.ndarray:
     """Linear RGBA (H, W, 4) float32 straight from `mi.render` (premultiplied alpha), light gain applied."""
     with variant(job.variant) as mi:
@@ -244,7 +274,7 @@ def _moved(V0: np.ndarray, N0: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, n
 class VideoMeshes:
     """The Mitsuba meshes of one video clip, built once (`scalar_rgb`) and moved for every frame.
 
-    `objects[k]` is a list of `(category, instance seed)` instances; occluders are boxes
+    `objects` lists `(category, instance seed)` instances; occluders are boxes
     `(sx, sy, sz, material seed)`. Each frame, `render(state)` sets the vertex positions and normals
     of every mesh from the frame's 4x4 transforms (a uniform scale, a turn and a translation) and
     renders the RGB image (`direct`, `spp` samples) and the `shape_index` id buffers.
@@ -259,16 +289,16 @@ class VideoMeshes:
             for k, (cat, seed) in enumerate(objects):
                 inst = C.make_instance(cat, seed)
                 parts = []
-                for p, (part, mat) in enumerate(zip(inst.parts, inst.materials)):
+                for p, (part, mat) in enumerate(zip(inst.parts, inst.materials, strict=True)):
                     m = _mesh(mi, f"object_{k}_{p}", part.V, part.F, part.UV, texture_image(mat), amb)
-                    parts.append((m, part.V.astype(np.float64), vertex_normals(part.V, part.F).astype(np.float64)))
+                    parts.append((f"object_{k}_{p}", m, part.V.astype(np.float64), vertex_normals(part.V, part.F).astype(np.float64)))
                 self.objects.append((inst, parts))
             self.occluders = []
             for j, (sx, sy, sz, mseed) in enumerate(occluders):
                 b = box(sx, sy, sz, (0.0, sy / 2, 0.0))
                 mat = C._material(C.rng_for("video-occluder", mseed))
                 m = _mesh(mi, f"occluder_{j}", b.V, b.F, b.UV, texture_image(mat), amb)
-                self.occluders.append((m, b.V.astype(np.float64), vertex_normals(b.V, b.F).astype(np.float64)))
+                self.occluders.append((f"occluder_{j}", m, b.V.astype(np.float64), vertex_normals(b.V, b.F).astype(np.float64)))
             self.floor = _floor(mi, 0.0, floor_seed, amb)
 
     @staticmethod
@@ -279,61 +309,90 @@ class VideoMeshes:
         p["vertex_normals"] = N.ravel()
         p.update()
 
+    def _setup(self, mi, state: dict, resolution: int, spp: int):
+        """Move every mesh to frame `state`; return (sensor factory, shapes dict, key light dict)."""
+        T = mi.ScalarTransform4f
+        for (_inst, parts), M in zip(self.objects, state["objects"], strict=True):
+            for _, m, V0, N0 in parts:
+                self._place(mi, m, V0, N0, M)
+        for (_, m, V0, N0), M in zip(self.occluders, state["occluders"], strict=True):
+            self._place(mi, m, V0, N0, M)
+
+        def sensor(ids: bool):
+            return {
+                "type": "perspective",
+                "fov": float(state["fov"]),
+                "to_world": T().look_at(origin=list(map(float, state["origin"])), target=list(map(float, state["target"])), up=[0, 1, 0]),
+                "film": {"type": "hdrfilm", "width": resolution, "height": resolution, "rfilter": {"type": "box"}, "pixel_format": "rgba"},
+                "sampler": {"type": "independent", "sample_count": 1} if ids else {"type": "multijitter", "sample_count": spp},
+            }
+
+        shapes = {}
+        for _inst, parts in self.objects:
+            for name, m, _, _ in parts:
+                shapes[name] = m
+        for name, m, _, _ in self.occluders:
+            shapes[name] = m
+        shapes["floor"] = self.floor
+        key = {"type": "directional", "direction": list(map(float, state["light_direction"])), "irradiance": {"type": "rgb", "value": list(map(float, state["light_rgb"]))}}
+        return sensor, shapes, key
+
     def render(self, state: dict, resolution: int, spp: int, background: str, bg_seed: int):
         """(sRGB uint8 (H, W, 3), label image (H, W) int32, per-object unoccluded masks (K, H, W) bool).
 
-        Labels: 0 background or floor, k + 1 object k, `OCCLUDER_LABEL + j` occluder j. The
-        unoccluded mask of object k is its id buffer rendered with no other shape in the scene,
-        same camera and sample positions (so visible fraction = visible pixels / unoccluded pixels).
+        Labels: 0 background or floor, k + 1 object k, `OCCLUDER_LABEL + j` occluder j.
+
+        The labels are the id buffer of the frame, computed from one-sample `depth` renders (one
+        per object alone, one per occluder; same camera, sampler seed and hence the same rays):
+        each pixel takes the label of the nearest hit. This is exactly the first-hit shape that
+        `aov`'s `shape_index` reports (`shape_index_labels` renders that for comparison; the floor
+        lies below every object and cannot hide one), at about a twentieth of its cost (the `aov`
+        integrator takes ~40 ms per 128 px pass on this CPU, `depth` ~2 ms). The per-object depth
+        renders are also the unoccluded masks (visible fraction = visible / unoccluded pixels).
         """
         with variant(RGB_VARIANT) as mi:
-            T = mi.ScalarTransform4f
-            for (inst, parts), M in zip(self.objects, state["objects"]):
-                for m, V0, N0 in parts:
-                    self._place(mi, m, V0, N0, M)
-            for (m, V0, N0), M in zip(self.occluders, state["occluders"]):
-                self._place(mi, m, V0, N0, M)
-
-            def sensor(ids: bool):
-                return {
-                    "type": "perspective",
-                    "fov": float(state["fov"]),
-                    "to_world": T().look_at(origin=list(map(float, state["origin"])), target=list(map(float, state["target"])), up=[0, 1, 0]),
-                    "film": {"type": "hdrfilm", "width": resolution, "height": resolution, "rfilter": {"type": "box"}, "pixel_format": "rgba"},
-                    "sampler": {"type": "independent", "sample_count": 1} if ids else {"type": "multijitter", "sample_count": spp},
-                }
-
-            shapes = {}
-            for inst, parts in self.objects:
-                for m, _, _ in parts:
-                    shapes[m.id()] = m
-            for m, _, _ in self.occluders:
-                shapes[m.id()] = m
-            shapes["floor"] = self.floor
-            key = {"type": "directional", "direction": list(map(float, state["light_direction"])), "irradiance": {"type": "rgb", "value": list(map(float, state["light_rgb"]))}}
+            sensor, shapes, key = self._setup(mi, state, resolution, spp)
             scene = mi.load_dict({"type": "scene", "integrator": {"type": "direct", "emitter_samples": 1, "bsdf_samples": 0}, "sensor": sensor(False), "key": key, **shapes})
             img = np.asarray(mi.render(scene, seed=0), dtype=np.float32)
             del scene
 
-            def id_pass(shape_dict: dict) -> tuple[np.ndarray, list]:
-                sc = mi.load_dict({"type": "scene", "integrator": {"type": "aov", "aovs": "id:shape_index"}, "sensor": sensor(True), **shape_dict})
-                raw = np.rint(np.asarray(mi.render(sc, seed=0))[..., -1]).astype(np.int64)
-                names = [s.id() for s in sc.shapes()]
-                return raw, names
+            def depth_pass(shape_dict: dict) -> np.ndarray:
+                sc = mi.load_dict({"type": "scene", "integrator": {"type": "depth"}, "sensor": sensor(True), "key": key, **shape_dict})
+                out = np.asarray(mi.render(sc, seed=0), dtype=np.float32)
+                return np.where(out[..., 3] > 0, out[..., 0], np.inf)
 
-            raw, names = id_pass(shapes)
-            lut = np.zeros(len(names) + 1, np.int32)
-            for i, name in enumerate(names):
-                kind, _, rest = name.partition("_")
-                if kind == "object":
-                    lut[i + 1] = int(rest.split("_")[0]) + 1
-                elif kind == "occluder":
-                    lut[i + 1] = OCCLUDER_LABEL + int(rest)
-            labels = lut[np.clip(raw, 0, len(lut) - 1)]
-            alone = []
-            for inst, parts in self.objects:
-                r, _ = id_pass({m.id(): m for m, _, _ in parts})
-                alone.append(r > 0)
+            depths, labels_of = [], []
+            for k, (_inst, parts) in enumerate(self.objects):
+                depths.append(depth_pass({name: m for name, m, _, _ in parts}))
+                labels_of.append(k + 1)
+            for j, (name, m, _, _) in enumerate(self.occluders):
+                depths.append(depth_pass({name: m}))
+                labels_of.append(OCCLUDER_LABEL + j)
+        K = len(self.objects)
+        if depths:
+            D = np.stack(depths)
+            nearest = np.argmin(D, 0)
+            labels = np.where(np.isfinite(D.min(0)), np.asarray(labels_of, np.int32)[nearest], 0).astype(np.int32)
+            alone = np.isfinite(D[:K])
+        else:
+            labels = np.zeros((resolution, resolution), np.int32)
+            alone = np.zeros((0, resolution, resolution), bool)
         bg = _background(background, bg_seed, resolution)
         rgb = linear_to_srgb_u8(img[..., :3] + (1.0 - img[..., 3:4]) * bg)
-        return rgb, labels, np.array(alone, bool).reshape(len(alone), resolution, resolution)
+        return rgb, labels, alone
+
+    def shape_index_labels(self, state: dict, resolution: int) -> np.ndarray:
+        """The frame's labels from one `aov` `shape_index` render of the whole scene (slow; for checks)."""
+        with variant(RGB_VARIANT) as mi:
+            sensor, shapes, key = self._setup(mi, state, resolution, 1)
+            sc = mi.load_dict({"type": "scene", "integrator": {"type": "aov", "aovs": "id:shape_index"}, "sensor": sensor(True), "key": key, **shapes})
+            raw = np.rint(np.asarray(mi.render(sc, seed=0))[..., -1]).astype(np.int64)
+            names = [sh.id() for sh in sc.shapes()]
+        lut = np.zeros(len(names) + 1, np.int32)
+        for i, name in enumerate(names):
+            kind, _, rest = name.partition("_")
+            if kind == "object":
+                lut[i + 1] = int(rest.split("_")[0]) + 1
+            elif kind == "occluder":
+                lut[i + 1] = OCCLUDER_LABEL + int(rest)
+        return lut[np.clip(raw, 0, len(lut) - 1)]
