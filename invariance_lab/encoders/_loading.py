@@ -284,6 +284,8 @@ def load_strict(
             "`invariance-lab encoders formats`), or --arch NAME if it was trained with another architecture."
         )
         raise CheckpointError("\n".join(p for p in parts if p))
+    # every backbone key was checked above; only the classifier head (unused by taps) and
+    # num_batches_tracked counters may stay unfilled, and the report says so
     model.load_state_dict(loadable, strict=False)
     if not head:
         head_state = "no classification head"

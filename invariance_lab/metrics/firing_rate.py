@@ -87,7 +87,8 @@ class InvarianceResult:
 def _as_features(feat: Any) -> np.ndarray:
     """Float32 view/copy of the features; float64 input is kept as is (no copy, exact paper match)."""
     if type(feat).__module__.startswith("torch"):  # a torch.Tensor, without importing torch here
-        feat = feat.detach().cpu().float().numpy() if feat.dtype not in (_torch_f32(), _torch_f64()) else feat.detach().cpu().numpy()
+        feat = feat.detach().cpu()
+        feat = (feat if str(feat.dtype) in ("torch.float32", "torch.float64") else feat.float()).numpy()
     arr = np.asarray(feat)
     if arr.ndim != 2:
         raise MetricInputError(f"features must be a 2-D array (images × neurons), got shape {arr.shape}")
@@ -96,18 +97,6 @@ def _as_features(feat: Any) -> np.ndarray:
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32)
     return arr
-
-
-def _torch_f32():
-    import torch
-
-    return torch.float32
-
-
-def _torch_f64():
-    import torch
-
-    return torch.float64
 
 
 def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

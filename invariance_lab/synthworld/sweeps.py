@@ -42,26 +42,25 @@ def _base_view(seed: int, k: int) -> View:
     return View(background=bg, bg_seed=seed * 1000 + k)
 
 
-def viewpoint(cats: Sequence[str], scale: float, seed: int, res: int) -> list[Row]:
+def _grid_sweep(cats, scale, seed, res, outer: tuple[str, Sequence], inner: tuple[str, Sequence]) -> list[Row]:
+    """One set per instance: every (outer, inner) pair of two View fields; the factor is the inner value."""
     rows = []
     for c in cats:
         for k in range(_n(scale, 2)):
             s, v0 = seed * 1000 + k, _base_view(seed, k)
-            for el in VIEW_ELEVATIONS:
-                for az in VIEW_AZIMUTHS:
-                    rows.append((RenderJob(c, s, View(**{**v0.__dict__, "azimuth": float(az), "elevation": el}), res), f"{c}/{s}", c, float(az), None))
+            for o in outer[1]:
+                for i in inner[1]:
+                    view = View(**{**v0.__dict__, inner[0]: float(i), outer[0]: o})
+                    rows.append((RenderJob(c, s, view, res), f"{c}/{s}", c, float(i), None))
     return rows
+
+
+def viewpoint(cats: Sequence[str], scale: float, seed: int, res: int) -> list[Row]:
+    return _grid_sweep(cats, scale, seed, res, ("elevation", VIEW_ELEVATIONS), ("azimuth", VIEW_AZIMUTHS))
 
 
 def illum_dir(cats, scale, seed, res) -> list[Row]:
-    rows = []
-    for c in cats:
-        for k in range(_n(scale, 2)):
-            s, v0 = seed * 1000 + k, _base_view(seed, k)
-            for el in LIGHT_ELEVATIONS:
-                for la in LIGHT_AZIMUTHS:
-                    rows.append((RenderJob(c, s, View(**{**v0.__dict__, "light_azimuth": float(la), "light_elevation": el}), res), f"{c}/{s}", c, float(la), None))
-    return rows
+    return _grid_sweep(cats, scale, seed, res, ("light_elevation", LIGHT_ELEVATIONS), ("light_azimuth", LIGHT_AZIMUTHS))
 
 
 def illum_color(cats, scale, seed, res) -> list[Row]:
