@@ -9,7 +9,7 @@ from typing import Any
 
 
 def kv(text: str) -> tuple[str, Any]:
-    """argparse type of `KEY=VALUE` options; the value is parsed as JSON when it is JSON."""
+    """Argparse type of `KEY=VALUE` options; the value is parsed as JSON when it is JSON."""
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
