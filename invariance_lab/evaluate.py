@@ -183,7 +183,8 @@ def evaluate(
     try:
         built_probes = [p if isinstance(p, Probe) else get_probe(p, root=data_root) for p in probe_list]
         for p in built_probes:
-            results.probes[p.name] = p.describe()
+            results.probes[p.name] = {**p.describe(), "examples": example_sets(p)}
+        results.config["device_used"] = _device_used(device)
         for e in enc_list:
             enc = e if isinstance(e, Encoder) else load_encoder(e)
             results.encoders[enc.name] = {"spec": enc.spec, "arch": enc.arch, "family": enc.family, "digest": enc.digest,
@@ -217,6 +218,53 @@ def evaluate(
         exc.partial_results = results
         raise
     return results if return_results else results.table
+
+
+def example_sets(probe: Any, n_sets: int = 3, max_per_set: int = 24) -> list[dict[str, Any]]:
+    """A few sets of `probe` (spread over its classes) for reports to show as thumbnails.
+
+    Each set: `set_id`, `class_id`, `n_items` and up to `max_per_set` items (evenly spaced), each
+    with its item `index`, `path` (relative to the probe's root where it lies under it), `factor`
+    and `box`. Reports re-read the images from these paths, or rebuild the probe by name.
+    """
+    order: dict[str, list[int]] = {}
+    for i, it in enumerate(probe.items):
+        order.setdefault(it.set_id, []).append(i)
+    first_of_class: dict[str, str] = {}
+    for s, idx in order.items():
+        first_of_class.setdefault(probe.items[idx[0]].class_id, s)
+    pool = list(first_of_class.values()) if len(first_of_class) >= n_sets else list(order)
+    picks = sorted({int(round(v)) for v in np.linspace(0, len(pool) - 1, min(n_sets, len(pool)))})
+    root = Path(probe.root).resolve() if probe.root else None
+    out = []
+    for s in (pool[j] for j in picks):
+        idx = order[s]
+        keep = sorted({int(round(v)) for v in np.linspace(0, len(idx) - 1, min(max_per_set, len(idx)))})
+        items = []
+        for j in keep:
+            it = probe.items[idx[j]]
+            path = Path(it.path)
+            if root is not None and path.is_absolute() and path.resolve().is_relative_to(root):
+                path = path.resolve().relative_to(root)
+            items.append({"index": idx[j], "path": str(path), "factor": it.factor,
+                          "box": None if it.box is None else [float(v) for v in it.box]})  # fmt: skip
+        out.append({"set_id": s, "class_id": probe.items[idx[0]].class_id, "n_items": len(idx), "items": items})
+    return out
+
+
+def _device_used(device: str) -> str:
+    """The device `device` resolves to, with the GPU's name (for the report's run metadata)."""
+    try:
+        import torch
+
+        from .features.extract import resolve_device
+
+        dev = resolve_device(device)
+        if dev.type == "cuda":
+            return f"{dev} ({torch.cuda.get_device_name(dev)})"
+        return str(dev)
+    except Exception:  # metadata only: never fail a run over it
+        return str(device)
 
 
 def format_table(table: pd.DataFrame) -> str:

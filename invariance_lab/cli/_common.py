@@ -27,6 +27,9 @@ def encoder_parser() -> argparse.ArgumentParser:
     g.add_argument("--format", dest="ckpt_format", help="checkpoint format; skips detection (see `invariance-lab encoders formats`)")
     g.add_argument("--arch", help="architecture of a checkpoint file that does not record one, e.g. resnet50")
     g.add_argument("--trust-checkpoint", action="store_true", help="allow full pickle for files weights_only refuses (trusted files only)")
+    g.add_argument("--head", nargs="?", const=True, default=False, metavar="PREFIX",
+                   help="also measure the checkpoint's projection head as tap 'head' (e.g. MoCo v2's MLP fc); "
+                   "PREFIX names another head's key prefix")  # fmt: skip
     return p
 
 

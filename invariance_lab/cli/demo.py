@@ -10,6 +10,7 @@ def register(sub) -> None:
     demo.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     demo.add_argument("--encoders", default="tv:resnet18,tv:mobilenet_v3_small", help="comma-separated encoder specs")
     demo.add_argument("--scale", type=int, default=1, help="SynthWorld probe size multiplier")
+    demo.add_argument("--no-report", action="store_true", help="write the results only, not OUT/report.html")
     demo.set_defaults(func=run)
 
 
@@ -20,5 +21,9 @@ def run(args) -> int:
     probes = render_battery(scale=args.scale, progress=not args.no_progress, **opts)
     print(f"rendered {len(probes)} SynthWorld probes: {', '.join(BATTERY)}")
     encoders = [e for e in args.encoders.split(",") if e]
-    evaluate_and_write(encoders, probes, args)
+    results = evaluate_and_write(encoders, probes, args)
+    if not args.no_report:
+        from .compare import write_report
+
+        write_report(results, args.out, title="invariance-lab demo: SynthWorld battery")
     return 0

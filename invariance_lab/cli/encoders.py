@@ -25,6 +25,6 @@ def formats(args) -> int:
 def layers(args) -> int:
     from ..encoders import load_encoder
 
-    enc = load_encoder(args.spec, args.weights, format=args.ckpt_format, arch=args.arch, trust_checkpoint=args.trust_checkpoint)
+    enc = load_encoder(args.spec, args.weights, format=args.ckpt_format, arch=args.arch, trust_checkpoint=args.trust_checkpoint, head=args.head)
     print("\n".join(enc.layer_names()))
     return 0

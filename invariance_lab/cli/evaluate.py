@@ -18,6 +18,6 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..encoders import load_encoder
 
-    enc = load_encoder(args.encoder, args.weights, format=args.ckpt_format, arch=args.arch, trust_checkpoint=args.trust_checkpoint)
+    enc = load_encoder(args.encoder, args.weights, format=args.ckpt_format, arch=args.arch, trust_checkpoint=args.trust_checkpoint, head=args.head)
     evaluate_and_write([enc], probes_from_names(args.probes, args), args)
     return 0

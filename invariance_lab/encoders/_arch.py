@@ -37,8 +37,52 @@ def torchvision_names() -> list[str]:
     return torchvision.models.list_models(module=torchvision.models)
 
 
+_KWARGS = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
+
+
+def split_arch(name: str) -> tuple[str, dict[str, int | float | str]]:
+    """`vit_small_patch16_224[num_heads=12,img_size=64]` → ("vit_small_patch16_224", {...}).
+
+    Options in brackets are constructor arguments the weights cannot name on their own
+    (a ViT's input size and head count, a CIFAR stem); `_infer.py` writes them.
+
+    Raises:
+        EncoderSpecError: malformed options (write NAME[key=value,key=value]).
+
+    """
+    m = _KWARGS.match(name)
+    if m is None:
+        if "[" in name or "]" in name:
+            raise EncoderSpecError(f"cannot read architecture {name!r}; write NAME[key=value,...]")
+        return name, {}
+    out: dict[str, int | float | str] = {}
+    for item in filter(None, m.group(2).split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EncoderSpecError(f"cannot read option {item!r} of architecture {name!r}; write key=value")
+        for cast in (int, float):
+            try:
+                out[key.strip()] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key.strip()] = value.strip()
+    return m.group(1), out
+
+
+def join_arch(name: str, options: dict | None = None) -> str:
+    """Inverse of `split_arch` (options sorted, so equal architectures have equal names)."""
+    if not options:
+        return name
+    return f"{name}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]"
+
+
 def resolve_arch(arch: str) -> tuple[str, str]:
     """`tv:NAME` / `timm:NAME` / bare `NAME` → (prefix, name); a bare name is torchvision's if it has one.
+
+    NAME may carry constructor options: `timm:vit_small_patch16_224[num_heads=12]`,
+    `tv:resnet18[cifar_stem=1]` (see `split_arch`).
 
     Raises:
         EncoderSpecError: the name is in neither library (the message lists close names).
@@ -47,11 +91,12 @@ def resolve_arch(arch: str) -> tuple[str, str]:
     prefix, sep, name = arch.partition(":")
     if sep and prefix in FAMILIES:
         return prefix, name
-    if arch in torchvision_names():
+    base, _ = split_arch(arch)
+    if base in torchvision_names():
         return "tv", arch
     import timm
 
-    if timm.is_model(arch):
+    if timm.is_model(base):
         return "timm", arch
     close = difflib.get_close_matches(
         arch, torchvision_names() + timm.list_models(), n=6, cutoff=0.6
@@ -83,9 +128,26 @@ def build(prefix: str, name: str) -> tuple[nn.Module, Preprocessing, str]:
         return _build_timm(name)
 
 
+CIFAR_STEM_NOTE = (
+    "CIFAR stem: conv1 is 3x3 stride 1 (padding {p}) and there is no max-pool, as in CIFAR trainers "
+    "(solo-learn uses padding 2, the MoCo CIFAR demo and most others padding 1)"
+)
+
+
+def _cifar_stem(model: nn.Module, padding: int) -> None:
+    """Replace a torchvision ResNet's ImageNet stem by the CIFAR one (3x3/1 conv, no max-pool)."""
+    if not hasattr(model, "conv1") or not hasattr(model, "maxpool"):
+        raise EncoderSpecError(f"cifar_stem applies to torchvision ResNets, not {type(model).__name__}")
+    out = model.conv1.out_channels
+    model.conv1 = nn.Conv2d(3, out, kernel_size=3, stride=1, padding=padding, bias=False)
+    model.maxpool = nn.Identity()
+
+
 def _build_torchvision(name: str) -> tuple[nn.Module, Preprocessing, str]:
     import torchvision
 
+    name, options = split_arch(name)
+    stem = options.pop("cifar_stem", None)
     names = torchvision_names()
     if name not in names:
         close = difflib.get_close_matches(name, names, n=6, cutoff=0.5)
@@ -93,7 +155,15 @@ def _build_torchvision(name: str) -> tuple[nn.Module, Preprocessing, str]:
             f"tv:{name} is not a torchvision classification model. Close names: {', '.join(close) or '(none)'}. "
             "List them with torchvision.models.list_models(module=torchvision.models)"
         )
-    model = torchvision.models.get_model(name, weights=None).eval()
+    try:
+        model = torchvision.models.get_model(name, weights=None, **options).eval()
+    except TypeError as e:
+        raise EncoderSpecError(f"tv:{name} does not take options {options}: {e}") from None
+    if stem is not None:
+        if stem not in (1, 2):
+            raise EncoderSpecError(f"cifar_stem is the conv1 padding, 1 or 2; got {stem!r}")
+        _cifar_stem(model, int(stem))
+        return model.eval(), Preprocessing(input_size=(32, 32)), "ImageNet mean/std at 32x32; " + CIFAR_STEM_NOTE.format(p=stem)
     size = getattr(model, "image_size", None)  # torchvision ViTs only accept their training size
     if isinstance(size, int):
         return (
@@ -107,8 +177,9 @@ def _build_torchvision(name: str) -> tuple[nn.Module, Preprocessing, str]:
 def _build_timm(name: str) -> tuple[nn.Module, Preprocessing, str]:
     import timm
 
+    name, options = split_arch(name)
     try:
-        model = timm.create_model(name, pretrained=False).eval()
+        model = timm.create_model(name, pretrained=False, **options).eval()
     except RuntimeError as e:
         if not str(e).startswith("Unknown model"):
             raise
@@ -121,6 +192,8 @@ def _build_timm(name: str) -> tuple[nn.Module, Preprocessing, str]:
     std = tuple(cfg.get("std", Preprocessing.std))
     if cfg.get("fixed_input_size") and cfg.get("input_size"):
         h, w = cfg["input_size"][-2:]
+        if "img_size" in options:
+            h = w = int(options["img_size"])
         note = f"timm pretrained_cfg mean/std; fixed input size {h}x{w} from pretrained_cfg['input_size']"
         return model, Preprocessing(input_size=(h, w), mean=mean, std=std), note
     return (

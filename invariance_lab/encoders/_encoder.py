@@ -18,6 +18,9 @@ from ._preprocess import Preprocessing
 DEFAULT_LAYER = "pooled"
 """Name of the default tap: the globally pooled penultimate features (what the paper measures)."""
 
+HEAD_LAYER = "head"
+"""Tap name of a checkpoint's projection head kept with `--head` (applied to `DEFAULT_LAYER`)."""
+
 
 @dataclass
 class Encoder:
@@ -31,6 +34,8 @@ class Encoder:
         preprocessing: the input size and normalisation its weights expect.
         load_report: what loading did: `weights` or `format` and `file`, `n_loaded` of
             `n_model_keys`, `dropped` {key: reason}, `head`, `digest`, `preprocessing_source`.
+        projection: a checkpoint's projection head (`--head`), served as the tap `head` on top of
+            the pooled features; None when not requested.
 
     """
 
@@ -41,6 +46,7 @@ class Encoder:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     load_report: dict[str, Any] = field(default_factory=dict)
     _digest: str | None = field(default=None, repr=False)
+    projection: nn.Module | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -51,14 +57,18 @@ class Encoder:
     def digest(self) -> str:
         """SHA-256 over parameter and buffer names, shapes, dtypes and bytes (cache key, provenance)."""
         if self._digest is None:
-            self._digest = state_dict_digest(self.model.state_dict())
+            state = dict(self.model.state_dict())
+            if self.projection is not None:
+                state.update({f"{HEAD_LAYER}:{k}": v for k, v in self.projection.state_dict().items()})
+            self._digest = state_dict_digest(state)
         return self._digest
 
     def layer_names(self) -> list[str]:
         """Names accepted by `feature_module` (DEFAULT_LAYER first, then module names)."""
         from ._taps import available_layers
 
-        return available_layers(self)
+        names = available_layers(self)
+        return names[:1] + [HEAD_LAYER] + names[1:] if self.projection is not None else names
 
     def feature_module(self, layers: list[str]) -> nn.Module:
         """A module mapping a normalised batch (B, 3, H, W) to {layer: (B, C) pooled features}.
@@ -73,7 +83,26 @@ class Encoder:
         """
         from ._taps import build_feature_module
 
-        return build_feature_module(self, layers)
+        if self.projection is None or HEAD_LAYER not in layers:
+            return build_feature_module(self, layers)
+        inner = [n for n in layers if n != HEAD_LAYER]
+        return _WithProjection(build_feature_module(self, inner + [DEFAULT_LAYER]), self.projection,
+                               keep_pooled=DEFAULT_LAYER in inner)  # fmt: skip
+
+
+class _WithProjection(nn.Module):
+    """Adds the tap `head` = projection(pooled) to a feature module's outputs."""
+
+    def __init__(self, taps: nn.Module, projection: nn.Module, keep_pooled: bool):
+        super().__init__()
+        self.taps, self.projection, self.keep_pooled = taps, projection.eval(), keep_pooled
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.taps(x)
+        out[HEAD_LAYER] = self.projection(out[DEFAULT_LAYER])  # (B, D_head)
+        if not self.keep_pooled:
+            del out[DEFAULT_LAYER]
+        return out
 
 
 def state_dict_digest(state: dict[str, torch.Tensor]) -> str:

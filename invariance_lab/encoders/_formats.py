@@ -14,7 +14,7 @@ specific one does. `--format NAME` skips detection.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -59,6 +59,13 @@ class CheckpointFormat:
         citation: where the layout is documented (URL, repository file, paper).
         fallback: tried only when no specific format matches.
         needs_pickle: its files usually need `--trust-checkpoint` (informative).
+        head_tap: key prefix (in mapped names) of the projection head that `--head` keeps as the
+            extra tap `head` (`fc` for MoCo v2's MLP), or None when the format has none.
+        warnings: caveats copied into every load report (e.g. BYOL's TF "SAME" padding).
+        infer_options: keyword arguments of `_infer.infer_arch` for files that do not record
+            their architecture (`{"cifar_padding": 2}` for solo-learn).
+        match_shapes: optional `(shapes) -> bool` over {tensor path: shape}, checked after
+            `detect` for layouts whose keys alone are not specific (a 128-d `fc`).
 
     """
 
@@ -72,6 +79,10 @@ class CheckpointFormat:
     citation: str = ""
     fallback: bool = False
     needs_pickle: bool = False
+    head_tap: str | None = None
+    warnings: tuple[str, ...] = ()
+    infer_options: Mapping[str, Any] = field(default_factory=dict)
+    match_shapes: Callable[[dict[str, tuple[int, ...]]], bool] | None = None
 
 
 FORMATS: Registry[CheckpointFormat] = Registry("checkpoint format")
@@ -127,7 +138,11 @@ def detect_format(ckpt: Checkpoint, forced: str | None = None) -> CheckpointForm
         return get_format(forced)
     formats = [f for _, f in FORMATS.items()]
     for tier in ([f for f in formats if not f.fallback], [f for f in formats if f.fallback]):
-        hits = [f for f in tier if f.detect(ckpt.keys, ckpt.meta)]
+        hits = [
+            f
+            for f in tier
+            if f.detect(ckpt.keys, ckpt.meta) and (f.match_shapes is None or f.match_shapes(ckpt.shapes))
+        ]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:

@@ -64,6 +64,7 @@ class Checkpoint:
         meta: scalar entries (str, int, float, bool) by the same kind of path (`arch`, `epoch`,
             `format`, `preprocessing/resize`).
         pickled: True if the file needed full pickle (`trust_checkpoint=True`).
+        shapes: the shape of every tensor in `keys`.
 
     """
 
@@ -72,6 +73,31 @@ class Checkpoint:
     keys: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     pickled: bool = False
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+def harmless_globals() -> list:
+    """Types the published checkpoints pickle besides tensors, allowed under `weights_only=True`.
+
+    - `argparse.Namespace`: DINO (`main_dino.py` saves `args`), MoCo v3 and timm training
+      checkpoints store the run's arguments; rebuilding one only sets attributes.
+    - NumPy scalars and dtypes (`numpy.core.multiarray.scalar`, `numpy.dtype` and its
+      `numpy.dtypes.*DType` classes): epoch counters, best accuracies and losses saved as
+      `np.float64`; NumPy arrays (`_reconstruct`, `ndarray`) in VISSL and detectron2-style files.
+    Nothing here calls code chosen by the file: each global only rebuilds plain data.
+    """
+    import argparse
+
+    import numpy as np
+
+    allowed: list = [argparse.Namespace, np.dtype, np.ndarray]
+    try:
+        from numpy._core import multiarray as ma
+    except ImportError:  # NumPy < 2
+        from numpy.core import multiarray as ma  # type: ignore[no-redef]
+    allowed += [ma.scalar, ma._reconstruct]
+    allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return allowed
 
 
 def safe_load(path: str | Path, trust_checkpoint: bool = False) -> tuple[Any, bool]:
@@ -103,13 +129,15 @@ def safe_load(path: str | Path, trust_checkpoint: bool = False) -> tuple[Any, bo
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path), device="cpu"), False
+            tensors = load_file(str(path), device="cpu")
+            return _with_metadata(path, tensors), False
         except Exception as e:  # SafetensorError, OSError: report as a bad file
             raise CheckpointError(
                 f"cannot read safetensors file {path}: {e}. The file may be truncated; re-download it"
             ) from e
     try:
-        return torch.load(path, map_location="cpu", weights_only=True), False
+        with torch.serialization.safe_globals(harmless_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True), False
     except pickle.UnpicklingError as e:
         msg = str(e)
         m = _UNSAFE_GLOBAL.search(msg)
@@ -144,22 +172,45 @@ def safe_load(path: str | Path, trust_checkpoint: bool = False) -> tuple[Any, bo
         ) from e
 
 
+SAFETENSORS_META_KEY = "invariance_lab"
+"""safetensors metadata entry written by `convert`: JSON with the source format, arch, preprocessing."""
+
+
+def _with_metadata(path: Path, tensors: dict) -> Any:
+    """A converted `.safetensors` file as `{"state_dict": tensors, "invariance_lab": {...}}`, else the tensors."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if SAFETENSORS_META_KEY not in meta:
+        return tensors
+    return {"state_dict": tensors, SAFETENSORS_META_KEY: json.loads(meta[SAFETENSORS_META_KEY])}
+
+
 def summarize(
     obj: Any,
     prefix: str = "",
     keys: list[str] | None = None,
     meta: dict | None = None,
     depth: int = 0,
+    shapes: dict | None = None,
 ):
-    """Tensor paths and scalar entries of a nested checkpoint (see `Checkpoint.keys`/`.meta`)."""
+    """Tensor paths and scalar entries of a nested checkpoint (see `Checkpoint.keys`/`.meta`/`.shapes`).
+
+    Returns (keys, meta) and fills `shapes` when given.
+    """
     keys = [] if keys is None else keys
     meta = {} if meta is None else meta
     if isinstance(obj, torch.Tensor):
         keys.append(prefix)
+        if shapes is not None:
+            shapes[prefix] = tuple(obj.shape)
     elif isinstance(obj, Mapping) and depth < 8:
         for k, v in obj.items():
             if isinstance(k, str):
-                summarize(v, f"{prefix}/{k}" if prefix else k, keys, meta, depth + 1)
+                summarize(v, f"{prefix}/{k}" if prefix else k, keys, meta, depth + 1, shapes)
     elif isinstance(obj, (str, int, float, bool)) and prefix:
         meta[prefix] = obj
     return keys, meta
@@ -173,8 +224,9 @@ def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> Checkpo
 
     """
     obj, pickled = safe_load(path, trust_checkpoint)
-    keys, meta = summarize(obj)
-    return Checkpoint(Path(path), obj, keys, meta, pickled)
+    shapes: dict[str, tuple[int, ...]] = {}
+    keys, meta = summarize(obj, shapes=shapes)
+    return Checkpoint(Path(path), obj, keys, meta, pickled, shapes)
 
 
 def _matches(key: str, patterns: Iterable[str]) -> bool:
@@ -248,6 +300,7 @@ def load_strict(
     dropped: dict[str, str] = {}
     unexpected: list[str] = []
     mismatched: list[str] = []
+    wrong_shape: set[str] = set()
     for k, v in state_dict.items():
         if not isinstance(v, torch.Tensor):
             unexpected.append(k)
@@ -263,7 +316,8 @@ def load_strict(
             unexpected.append(k)
         else:
             mismatched.append(f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(t.shape)}")
-    unfilled = [k for k in target if k not in loadable]
+            wrong_shape.add(k)
+    unfilled = [k for k in target if k not in loadable and k not in wrong_shape]
     head_unfilled = [k for k in unfilled if head_prefix and k.startswith(head_prefix)]
     allowed = [k for k in unfilled if k.endswith("num_batches_tracked") and k not in head_unfilled]
     missing = [k for k in unfilled if k not in head_unfilled and k not in allowed]
@@ -279,6 +333,12 @@ def load_strict(
         if mismatched:
             parts.append(_listing("shape mismatches", mismatched))
         parts.append(_prefix_hint(unexpected, set(target)).lstrip("\n"))
+        if mismatched:
+            from ._infer import suggest_arch
+
+            fits = suggest_arch(state_dict)
+            if fits and (arch is None or fits.partition(":")[2] != arch.partition(":")[2]):
+                parts.append(f"  The checkpoint's shapes fit {fits}: pass --arch {fits!r}.")
         parts.append(
             "  Fix: pass --format NAME if the file comes from another trainer (list them with "
             "`invariance-lab encoders formats`), or --arch NAME if it was trained with another architecture."

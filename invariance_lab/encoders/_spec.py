@@ -24,8 +24,9 @@ from typing import Any
 from ..errors import CheckpointError, EncoderSpecError, LayerNotFoundError
 from . import formats as _registered_formats  # noqa: F401  (fills FORMATS)
 from ._arch import FAMILIES, INIT_SEED, build, imagenet_weights_file, resolve_arch
-from ._encoder import Encoder, state_dict_digest
+from ._encoder import HEAD_LAYER, Encoder, state_dict_digest
 from ._formats import CheckpointFormat, detect_format
+from ._infer import infer_arch
 from ._loading import Checkpoint, load_strict, read_checkpoint, safe_load
 from ._preprocess import Preprocessing
 from ._taps import head_path
@@ -129,6 +130,7 @@ def load_encoder(
     arch: str | None = None,
     trust_checkpoint: bool = False,
     preprocessing: Preprocessing | Mapping[str, Any] | None = None,
+    head: bool | str = False,
 ) -> Encoder:
     """Build an `Encoder` from a spec, loading weights strictly.
 
@@ -142,6 +144,11 @@ def load_encoder(
         trust_checkpoint: allow full pickle for files that `weights_only=True` refuses. Only for
             files from a source you trust: unpickling can run arbitrary code.
         preprocessing: a `Preprocessing`, or a dict of settings to change (`{"input_size": (224, 224)}`).
+        head: keep the checkpoint's projection head as the extra tap `head` (True: the format's
+            own head, e.g. MoCo v2's MLP `fc`; a string: the head's key prefix after mapping).
+
+    A checkpoint path that records no architecture gets one inferred from its key structure and
+    shapes (`_infer.infer_arch`); `load_report["arch_source"]` says which of the three applied.
 
     Returns:
         The encoder in eval mode; `load_report` says what was loaded, dropped and from where.
@@ -160,7 +167,9 @@ def load_encoder(
     """
     spec = os.fspath(spec)
     kind, name, suffix = parse_spec(spec)
-    file = ckpt = fmt = None
+    file = ckpt = fmt = mapped = None
+    warnings: list[str] = []
+    arch_source = "given by the spec"
     if kind == "file":
         if weights is not None:
             raise EncoderSpecError(
@@ -168,7 +177,15 @@ def load_encoder(
             )
         file = Path(name)
         ckpt, fmt = _open(file, format, trust_checkpoint)
-        prefix, arch_name = resolve_arch(_choose_arch(arch, fmt.arch(ckpt.obj), file))
+        mapped = fmt.map(ckpt.obj)
+        recorded = fmt.arch(ckpt.obj)
+        if arch is None and recorded is None:
+            inferred = infer_arch(mapped, **fmt.infer_options)
+            recorded, arch_source = inferred.arch, f"inferred from the keys: {inferred.reason}"
+            warnings += inferred.warnings
+        else:
+            arch_source = "given (--arch)" if arch is not None else "recorded in the file"
+        prefix, arch_name = resolve_arch(_choose_arch(arch, recorded, file))
     else:
         prefix, arch_name = kind, name
         if arch is not None and not _same_arch(arch, f"{kind}:{name}"):
@@ -180,26 +197,40 @@ def load_encoder(
                 raise EncoderSpecError(f"give either {spec} or --weights {weights}, not both")
             file = Path(os.fspath(weights))
             ckpt, fmt = _open(file, format, trust_checkpoint)
+            mapped = fmt.map(ckpt.obj)
             _choose_arch(f"{prefix}:{arch_name}", fmt.arch(ckpt.obj), file)
         elif format is not None:
             raise EncoderSpecError(
                 f"--format {format} applies to a checkpoint file; pass --weights FILE with it"
             )
+    if head and fmt is None:
+        raise EncoderSpecError("--head keeps a checkpoint's projection head; it needs a checkpoint file")
     model, base, note = build(prefix, arch_name)
     family = FAMILIES[prefix]
-    head = _head(model, family)
+    clf = _head(model, family)
     qualified = f"{prefix}:{arch_name}"
+    projection = None
     if fmt is not None:
         report = load_strict(
             model,
-            fmt.map(ckpt.obj),
+            mapped,
             source=str(file),
             known_heads=fmt.heads,
-            head=head,
+            head=clf,
             format_name=fmt.name,
             arch=qualified,
         )
         report["pickled"] = ckpt.pickled
+        report["arch"] = qualified
+        report["arch_source"] = arch_source
+        report["warnings"] = list(fmt.warnings) + warnings
+        if head:
+            projection = _projection(mapped, fmt, head)
+            report["projection_head"] = {
+                "tap": HEAD_LAYER,
+                "prefix": head if isinstance(head, str) else fmt.head_tap,
+                "layers": str(projection),
+            }
         recorded = fmt.preprocessing(ckpt.obj)
         if recorded is not None:
             base, note = recorded, f"recorded for the {fmt.name} format"
@@ -211,7 +242,7 @@ def load_encoder(
             unwrap(obj),
             source=str(path),
             known_heads=(),
-            head=head,
+            head=clf,
             format_name="plain",
             arch=qualified,
         )
@@ -225,12 +256,27 @@ def load_encoder(
     report["preprocessing_source"] = changed or note
     if kind == "file":
         report["display_name"] = file.name
-    return Encoder(
+    enc = Encoder(
         spec=spec,
         arch=arch_name,
         family=family,
         model=model.eval(),
         preprocessing=pre,
         load_report=report,
-        _digest=report["digest"],
+        _digest=None if projection is not None else report["digest"],
+        projection=projection,
     )
+    report["digest"] = enc.digest
+    return enc
+
+
+def _projection(mapped: Mapping[str, Any], fmt: CheckpointFormat, head: bool | str):
+    from .formats._common import mlp_from_state
+
+    prefix = head if isinstance(head, str) else fmt.head_tap
+    if prefix is None:
+        raise EncoderSpecError(
+            f"format {fmt.name!r} has no projection head that --head can keep; pass --head PREFIX to name one "
+            "(a key prefix such as fc or projector)"
+        )
+    return mlp_from_state(mapped, prefix)

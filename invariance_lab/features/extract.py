@@ -140,6 +140,7 @@ def extract_features(
     precision: str = "auto",
     shard_size: int = DEFAULT_SHARD_SIZE,
     image_cache: bool | str | os.PathLike = False,
+    prepared: bool | str | os.PathLike = "auto",
     progress: bool = True,
 ) -> dict[str, FeatureSet]:
     """Extract pooled features of `probe`'s images at one or more taps of `encoder`.
@@ -168,6 +169,11 @@ def extract_features(
             second encoder with the same input geometry reads tensors instead of image files.
             True uses `default_cache_dir()/images`; a path uses that folder. Costs 3·H·W bytes per
             image (49 KB at 128 px). Only consulted for shards whose features must be computed.
+        prepared: the store written by `invariance-lab data prepare` (`datasets.prepare`): a
+            memory-mapped uint8 array of the whole probe at this input geometry. `"auto"` uses
+            one under `default_cache_dir()/prepared` when a complete one exists for this probe
+            fingerprint and geometry; a path is the base cache folder to look in; False never
+            looks. It is read only, never written here, and gives the same bytes as decoding.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -242,10 +248,15 @@ def extract_features(
                 "shard_size": shard_size,
             }
             images = FeatureCacheEntry(img_dir, key, n)
+        store = None
+        if prepared:
+            from ..datasets.prepare import find_prepared
+
+            store = find_prepared(probe, pre, None if prepared in (True, "auto") else prepared, fingerprint)
         computed, image_info = _compute(
             encoder, probe, layers, todo, dev=dev, precision=precision, batch_size=batch_size,
             workers=workers, shard_size=shard_size, on_error=on_error, dtype=dtype,
-            entries=entries, progress=progress, images=images,
+            entries=entries, progress=progress, images=images, prepared=store,
         )  # fmt: skip
         done.update(computed)
 
@@ -315,6 +326,7 @@ def _compute(
     entries,
     progress,
     images,
+    prepared=None,
 ):
     """Run the model over the shards in `todo`; write each to the cache as soon as it is complete.
 
@@ -331,6 +343,22 @@ def _compute(
             res = images.load(s, index.get(s))
             if res is not None and (on_error == "skip" or not res[1].skipped):
                 cached_imgs[s] = (torch.from_numpy(res[0]).view(-1, 3, *pre.input_size), res[1])
+    from_prepared = []
+    if prepared is not None:
+        from .cache import ShardRecord
+
+        for s in todo:
+            lo, hi = s * shard_size, min((s + 1) * shard_size, n)
+            errs = [(i, *prepared.errors[i]) for i in range(lo, hi) if i in prepared.errors]
+            if s in cached_imgs or (errs and on_error == "stop"):  # stop: decode so the error is raised as usual
+                continue
+            bad = {e[0] for e in errs}
+            keep = [i for i in range(lo, hi) if i not in bad]
+            rec = ShardRecord(start=lo, stop=hi, rows=len(keep), dim=3 * pre.input_size[0] * pre.input_size[1],
+                              skipped=tuple(errs), file="", nbytes=0, sha256="")  # fmt: skip
+            # read lazily, one shard at a time, from the memmap
+            cached_imgs[s] = (lambda keep=keep: torch.from_numpy(np.ascontiguousarray(prepared.images[keep])), rec)
+            from_prepared.append(s)
     decode = [s for s in todo if s not in cached_imgs]
 
     def chunks(s):
@@ -344,6 +372,7 @@ def _compute(
     def from_image_cache():
         """Batches of cached shards, cut exactly as the loader would cut them (same batches → same bits)."""
         for s, (u8, rec) in cached_imgs.items():
+            u8 = u8() if callable(u8) else u8
             kept = rec.kept_indices()
             msgs = {i: m for i, _, m in rec.skipped}
             for items, last in chunks(s):
@@ -400,7 +429,7 @@ def _compute(
                     skipped.append((i, str(probe.resolve(probe.items[i])), msg))
                 if x is not None:
                     if images is not None and shard not in cached_imgs:
-                        pending_u8.append(x)
+                        pending_u8.append(x)  # (prepared shards are in cached_imgs: not re-stored)
                     x = x.to(dev, non_blocking=True)
                     x = pre.normalize(x)  # x: B×3×H×W float32
                     if cuda:
@@ -441,9 +470,11 @@ def _compute(
     if images is not None:
         info = {
             "dir": str(images.path),
-            "hit_shards": sorted(cached_imgs),
+            "hit_shards": sorted(s for s in cached_imgs if s not in from_prepared),
             "decoded_shards": decode,
         }
+    if prepared is not None:
+        info = dict(info or {}, prepared=str(prepared.path), prepared_shards=from_prepared, decoded_shards=decode)
     return results, info
 
 

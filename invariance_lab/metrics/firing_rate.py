@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MetricInputError
 from ._groups import Groups, make_groups
-from ._select import column_order_stats, n_threads
+from ._select import ColumnCounts, column_order_stats, n_threads
 from .bootstrap import bootstrap_topk, class_scores, class_topk
 
 DEFAULT_KS = (10, 25)
@@ -99,48 +99,22 @@ def _as_features(feat: Any) -> np.ndarray:
     return arr
 
 
-def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Exact order statistics of every column at ascending 0-based `ranks`, plus "column is constant".
+def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarray, ColumnCounts]:
+    """Exact order statistics of every column at ascending 0-based `ranks`, with the counts of
+    values below and equal to each (so firing counts need no further pass) and "column is constant".
 
     Raises:
         MetricInputError: naming the neurons that hold NaN or inf.
 
     """
-    n, d = feat.shape
-    constant = np.zeros(d, dtype=bool)
-    rows = max(1, _BLOCK_ELEMENTS // d)
-
-    def scan(i0: int):
-        blk = feat[i0 : i0 + rows]
-        return np.isfinite(blk).all(axis=0), blk.min(axis=0), blk.max(axis=0)
-
-    with ThreadPoolExecutor(n_threads()) as ex:
-        parts = list(ex.map(scan, range(0, n, rows)))
-    finite = np.logical_and.reduce([p[0] for p in parts])
-    cmin = np.min([p[1] for p in parts], axis=0)
-    cmax = np.max([p[2] for p in parts], axis=0)
-    if not finite.all():
-        bad = np.flatnonzero(~finite).tolist()
+    values, counts = column_order_stats(feat, [int(r) for r in ranks], with_counts=True)
+    if counts.nonfinite.any():
+        bad = np.flatnonzero(counts.nonfinite).tolist()
         raise MetricInputError(
             f"features hold NaN or inf in {len(bad)} neuron(s) (column indices {bad[:20]}{' …' if len(bad) > 20 else ''}); "
             "check the encoder's weights and input normalisation"
         )
-    constant = cmin == cmax
-    return column_order_stats(feat, [int(r) for r in ranks]), constant
-
-
-def _count_firing(feat: np.ndarray, thresholds: list[tuple[np.ndarray, str]]) -> list[np.ndarray]:
-    """Per-column counts of rows with F >= t ('ge'), F > t ('gt'), F <= t ('le'), F < t ('lt')."""
-    n, d = feat.shape
-    rows = max(1, _BLOCK_ELEMENTS // d)
-
-    def scan(i0: int) -> list[np.ndarray]:
-        block = feat[i0 : i0 + rows]
-        return [_compare(block, t, op).sum(axis=0, dtype=np.int64) for t, op in thresholds]
-
-    with ThreadPoolExecutor(n_threads()) as ex:
-        parts = list(ex.map(scan, range(0, n, rows)))
-    return [np.sum([p[i] for p in parts], axis=0) for i in range(len(thresholds))]
+    return values, counts
 
 
 def _compare(block: np.ndarray, t: np.ndarray, op: str) -> np.ndarray:
@@ -168,7 +142,11 @@ def _per_set_counts(feat: np.ndarray, groups: Groups, keep: np.ndarray, tests: l
         for t, op in tests:
             fired = _compare(block, t, op)
             if (sizes == sizes[0]).all():
-                out.append(fired.reshape(len(sets), int(sizes[0]), -1).sum(axis=1, dtype=np.int32))
+                per_set = fired.reshape(len(sets), int(sizes[0]), -1)
+                if sizes[0] <= 255:  # counts fit in uint8: a byte-wise reduce is about twice as fast
+                    out.append(np.add.reduce(per_set.view(np.uint8), axis=1, dtype=np.uint8))
+                else:
+                    out.append(per_set.sum(axis=1, dtype=np.int32))
             else:
                 ends = np.cumsum(sizes)
                 out.append(np.stack([fired[e - m : e].sum(axis=0, dtype=np.int32) for e, m in zip(ends, sizes, strict=True)]))
@@ -252,11 +230,11 @@ def paper_invariance(
     C = groups.n_classes
     p = paper_firing_percent(C)
     k = int((n * p) // 100)  # same float expression as the script
-    (t_up, t_dn), constant = _column_thresholds(feat, [k, n - 1 - k])
+    (t_up, t_dn), cc = _column_thresholds(feat, [k, n - 1 - k])
+    constant = cc.constant
     if constant.all():
         raise MetricInputError("every neuron is constant over the probe; the features carry no information")
-    (n_ge,) = _count_firing(feat, [(t_up, "ge")])
-    G = n_ge / n  # float64, > 0 since element k itself passes
+    G = (n - cc.n_lt[0]) / n  # mean(F >= t_up), float64, > 0 since element k itself passes
 
     keep = groups.set_size >= 3
     if not keep.any():
@@ -371,10 +349,12 @@ def strict_invariance(
     n, d = feat.shape
     groups = make_groups(set_ids, class_ids, n)
     n_fire = max(1, math.ceil(firing_rate * n - 1e-9))
-    (t_hi, t_lo), constant = _column_thresholds(feat, [n - n_fire, n_fire - 1])
+    (t_hi, t_lo), cc = _column_thresholds(feat, [n - n_fire, n_fire - 1])
+    constant = cc.constant
     if constant.all():
         raise MetricInputError("every neuron is constant over the probe; the features carry no information")
-    c_hi, c_lo = _count_firing(feat, [(t_hi, "ge"), (t_lo, "le")])
+    c_hi = n - cc.n_lt[0]  # #(F >= t_hi)
+    c_lo = cc.n_lt[1] + cc.n_eq[1]  # #(F <= t_lo)
     G = np.concatenate([c_hi, c_lo]) / n  # units: [neuron j upper for all j, neuron j lower for all j]
     valid_unit = (G <= firing_rate * tie_tolerance) & (G >= firing_rate / tie_tolerance)
     if not valid_unit.any():

@@ -41,6 +41,7 @@ class ProbeItem:
         class_id: the class of that object (the set id again where a dataset has no classes).
         factor: the transformation's value for this image (angle in degrees, cover level, ...).
         box: optional crop box (x0, y0, x1, y1) in source pixels, applied before resizing.
+
     """
 
     path: str
@@ -70,6 +71,7 @@ class Probe:
         items: the images, in a fixed, documented order.
         root: folder that relative item paths refer to.
         params: options that define the item list (seed, selection rule, scale, ...).
+
     """
 
     name: str
@@ -132,6 +134,7 @@ class Probe:
 
         Raises:
             ImageReadError: naming the file and the item when the image cannot be decoded.
+
         """
         item = self.items[index]
         path = self.resolve(item)
@@ -185,6 +188,7 @@ def get_probe(spec: str, root: str | os.PathLike | None = None, **options: Any) 
 
     Example:
         >>> probe = get_probe("folder:tests/fixtures/sets")  # doctest: +SKIP
+
     """
     if isinstance(spec, Probe):
         return spec

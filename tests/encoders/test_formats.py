@@ -56,13 +56,13 @@ def test_detection_reads_structure_not_file_name(tmp_path):
 
 def test_no_matching_format_lists_candidates_and_keys(tmp_path):
     ckpt = _save(
-        tmp_path / "dino.pth",
-        {"teacher": {"backbone.conv1.weight": torch.zeros(1)}, "student": {"x": torch.zeros(1)}},
+        tmp_path / "gan.pth",
+        {"generator": {"backbone.conv1.weight": torch.zeros(1)}, "critic": {"x": torch.zeros(1)}},
     )
     with pytest.raises(CheckpointError) as err:
         detect_format(ckpt)
     msg = str(err.value)
-    assert "dino.pth" in msg and "teacher/backbone.conv1.weight" in msg
+    assert "gan.pth" in msg and "generator/backbone.conv1.weight" in msg
     assert "plain:" in msg and "invariance-lab:" in msg and "--format" in msg
 
 

@@ -136,14 +136,28 @@ def test_long_key_lists_are_truncated_and_prefix_is_hinted(sd, source_model):
 
 
 @pytest.mark.parametrize(
-    "payload", [np.zeros(3), argparse.Namespace(lr=0.1)], ids=["numpy", "namespace"]
+    "payload",
+    [np.zeros(3), np.float64(0.5), np.dtype("float32"), argparse.Namespace(lr=0.1, arch="resnet50")],
+    ids=["numpy-array", "numpy-scalar", "numpy-dtype", "namespace"],
 )
-def test_pickle_needed_is_refused_without_trust(tmp_path, sd, payload):
+def test_harmless_globals_load_without_trust(tmp_path, sd, payload):
+    """What the releases pickle besides tensors (DINO/MoCo v3 `args`, NumPy numbers) is allow-listed."""
+    path = tmp_path / "with_args.pth"
+    torch.save({"state_dict": sd, "args": payload}, path)
+    enc = load_encoder("tv:resnet18", weights=path)
+    assert enc.load_report["pickled"] is False
+    assert enc.digest == state_dict_digest(sd)
+
+
+def test_pickle_needed_is_refused_without_trust(tmp_path, sd):
+    from fractions import Fraction  # an arbitrary class: not on the allow-list
+
     path = tmp_path / "pickled.pth"
-    torch.save({"state_dict": sd, "extra": payload}, path)
+    torch.save({"state_dict": sd, "extra": Fraction(1, 3)}, path)
     with pytest.raises(CheckpointError) as err:
         load_encoder("tv:resnet18", weights=path)
-    assert "--trust-checkpoint" in str(err.value) and str(path) in str(err.value)
+    msg = str(err.value)
+    assert "--trust-checkpoint" in msg and str(path) in msg and "fractions.Fraction" in msg
     enc = load_encoder("tv:resnet18", weights=path, trust_checkpoint=True)
     assert enc.load_report["pickled"] is True
     assert enc.digest == state_dict_digest(sd)

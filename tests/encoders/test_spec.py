@@ -87,9 +87,13 @@ def test_bad_specs(spec, kwargs, match):
         load_encoder(spec, **kwargs)
 
 
-def test_path_without_recorded_arch_asks_for_arch(tmp_path, source_model):
+def test_path_without_recorded_arch_infers_it_or_asks_for_arch(tmp_path, source_model):
     path = tmp_path / "r18.pth"
     torch.save(source_model.state_dict(), path)
-    with pytest.raises(EncoderSpecError, match="--arch"):
-        load_encoder(str(path))
+    enc = load_encoder(str(path))  # inferred from the block structure (encoders/_infer.py)
+    assert enc.load_report["arch"] == "tv:resnet18" and enc.load_report["arch_source"].startswith("inferred")
+    odd = tmp_path / "odd.pth"
+    torch.save({"w": torch.zeros(2)}, odd)
+    with pytest.raises(CheckpointError, match="--arch"):
+        load_encoder(str(odd))
     assert load_encoder(str(path), arch="timm:resnet18").family == "timm"
