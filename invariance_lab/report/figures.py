@@ -144,7 +144,7 @@ def profile_chart(data: ReportData, k: int | None = None) -> bytes | None:
     nrows = math.ceil(len(rows) / ncols)
     angles = np.linspace(0, 2 * np.pi, len(cols), endpoint=False)
     closed = np.append(angles, angles[0])
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols, 2.9 * nrows), subplot_kw={"polar": True}, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(3.3 * ncols, 7.0), 2.9 * nrows), subplot_kw={"polar": True}, squeeze=False)
     for i, r in enumerate(rows):
         ax = axes[i // ncols][i % ncols]
         others = np.delete(score, i, axis=0)  # everyone else in grey, for reference
@@ -164,9 +164,9 @@ def profile_chart(data: ReportData, k: int | None = None) -> bytes | None:
         ax.set_title(_plain(_short(r, 30)), fontsize=9, pad=14)
     for j in range(len(rows), nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    fig.suptitle(f"Invariance profile per encoder (top-{k}, radius 0–100; grey: the other encoders; x: not measured){_layer_note(data)}",
+    fig.suptitle(f"Invariance profile per encoder (top-{k}, radius 0–100)\ngrey: the other encoders; x: not measured{_layer_note(data)}",
                  fontsize=10)  # fmt: skip
-    fig.subplots_adjust(left=0.06, right=0.94, bottom=0.04, top=1 - 1.15 / (2.9 * nrows), wspace=0.55, hspace=0.55)
+    fig.subplots_adjust(left=0.1, right=0.9, bottom=0.05, top=1 - 1.4 / (2.9 * nrows), wspace=0.8, hspace=0.6)
     return _png(fig, tight=False)
 
 
