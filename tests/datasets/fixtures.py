@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from invariance_lab.datasets import aloi
@@ -198,4 +199,15 @@ def make_imagefolder(root: Path, classes=("n01440764", "n01443537"), per_class: 
     for ci, c in enumerate(classes):
         for i in range(per_class):
             _jpeg(root / c / f"ILSVRC2012_val_{ci * 10 + i + 1:08d}.JPEG", (80 + 10 * i, 60 + 7 * ci), 7 * ci + i)
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """One shared root with every fixture dataset (read-only for tests)."""
+    root = tmp_path_factory.mktemp("data")
+    make_aloi(root, objects=(1, 2, 3, 10))
+    make_got10k(root, extra=[("GOT-10k_Train_000004", [8, 8, 7, 7, 6, 6, 5, 5]), ("GOT-10k_Train_000005", [2, 6, 4, 0, 6])])
+    make_pascal3d(root)
+    make_imagefolder(root / "imagenet" / "val")
     return root

@@ -84,7 +84,9 @@ def mlp_from_state(state: Mapping[str, torch.Tensor], prefix: str) -> nn.Module:
             layers.append(nn.ReLU())
         elif "running_mean" in own:
             bn = nn.BatchNorm1d(own["running_mean"].shape[0], affine="weight" in own)
-            bn.load_state_dict(own, strict=False)
+            # some releases drop the step counter; everything else must be there
+            own.setdefault("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+            bn.load_state_dict(own)
             layers.append(bn)
         elif "weight" in own and own["weight"].dim() == 2:
             lin = nn.Linear(own["weight"].shape[1], own["weight"].shape[0], bias="bias" in own)
