@@ -5,10 +5,8 @@ The fragment needs `booktabs` and `graphicx`; figures are PNG files beside it.
 
 from __future__ import annotations
 
-import math
-
 from .load import ReportData
-from .tables import best_mask, caption, chance_level, fmt_ci, fmt_score, score_grid
+from .tables import caption, cell_grid, chance_level
 
 _TEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -25,23 +23,12 @@ def tex_escape(text: object) -> str:
 def summary_table_tex(data: ReportData, k: int) -> str:
     """A `table` with a booktabs `tabular`: best per column in bold, CIs small, blanks where not measured."""
     rows, cols = data.rows, data.cols
-    score, lo, hi = score_grid(data, k)
-    best = best_mask(score)
     lines = ["\\begin{table}[t]", "\\centering", "\\small",
              f"\\caption{{{tex_escape(caption(data, k))}}}", f"\\label{{tab:invariance-top{k}}}",
              "\\begin{tabular}{l" + "r" * len(cols) + "}", "\\toprule",
              "Encoder & " + " & ".join(tex_escape(c) for c in cols) + " \\\\", "\\midrule"]  # fmt: skip
-    for i, r in enumerate(rows):
-        cells = []
-        for j in range(len(cols)):
-            v = score[i, j]
-            if not math.isfinite(v):
-                cells.append("")
-                continue
-            s = fmt_score(v)
-            cell = f"\\textbf{{{s}}}" if best[i, j] else s
-            ci = fmt_ci(lo[i, j], hi[i, j])
-            cells.append(cell + (f" {{\\scriptsize {ci}}}" if ci else ""))
+    grid = cell_grid(data, k, best=lambda s: f"\\textbf{{{s}}}", ci=lambda c: f" {{\\scriptsize {c}}}")
+    for r, cells in zip(rows, grid, strict=True):
         lines.append(f"{tex_escape(r)} & " + " & ".join(cells) + " \\\\")
     lines.append("\\midrule")
     lines.append("\\textit{chance (one neuron)} & " + " & ".join("" if (c := chance_level(data, col)) is None else f"\\textit{{{c:.1f}}}" for col in cols) + " \\\\")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from html import escape
 
 from .load import ReportData
-from .tables import best_mask, caption, chance_level, fmt_ci, fmt_score, score_grid
+from .tables import caption, cell_grid, chance_level
 
 _MD_SPECIAL = "\\`*_[]|#"
 
@@ -20,22 +19,11 @@ def md_escape(text: object) -> str:
 def summary_table_md(data: ReportData, k: int) -> str:
     """A pipe table for top-`k`; the best in each column in bold with ★; blanks where not measured."""
     rows, cols = data.rows, data.cols
-    score, lo, hi = score_grid(data, k)
-    best = best_mask(score)
     lines = [f"**Table (top-{k}).** {md_escape(caption(data, k))}", "",
              "| encoder | " + " | ".join(md_escape(c) for c in cols) + " |",
              "| --- | " + " | ".join("---:" for _ in cols) + " |"]  # fmt: skip
-    for i, r in enumerate(rows):
-        cells = []
-        for j in range(len(cols)):
-            v = score[i, j]
-            if not math.isfinite(v):
-                cells.append("")
-                continue
-            s = fmt_score(v)
-            ci = fmt_ci(lo[i, j], hi[i, j])
-            cell = f"**{s}** ★" if best[i, j] else s
-            cells.append(cell + (f" {md_escape(ci)}" if ci else ""))
+    grid = cell_grid(data, k, best=lambda s: f"**{s}** ★", ci=lambda c: f" {md_escape(c)}")
+    for r, cells in zip(rows, grid, strict=True):
         lines.append(f"| {md_escape(r)} | " + " | ".join(cells) + " |")
     chance = [chance_level(data, c) for c in cols]
     lines.append("| *chance (one neuron)* | " + " | ".join("" if c is None else f"*{c:.1f}*" for c in chance) + " |")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,29 @@ def best_mask(score: np.ndarray) -> np.ndarray:
 def fmt_score(v: float) -> str:
     """Two decimals, or "" when missing."""
     return "" if v is None or not math.isfinite(v) else f"{v:.2f}"
+
+
+def cell_grid(data: ReportData, k: int, best: Callable[[str], str], ci: Callable[[str], str]) -> list[list[str]]:
+    """Formatted top-`k` cells, one list per encoder row.
+
+    `best(score)` marks the column's best, `ci(text)` wraps the confidence interval; a cell the
+    run did not measure is "" (never 0).
+    """
+    score, lo, hi = score_grid(data, k)
+    is_best = best_mask(score)
+    grid = []
+    for i in range(len(data.rows)):
+        cells = []
+        for j in range(len(data.cols)):
+            v = score[i, j]
+            if not math.isfinite(v):
+                cells.append("")
+                continue
+            s = best(fmt_score(v)) if is_best[i, j] else fmt_score(v)
+            interval = fmt_ci(lo[i, j], hi[i, j])
+            cells.append(s + (ci(interval) if interval else ""))
+        grid.append(cells)
+    return grid
 
 
 def fmt_ci(lo: float, hi: float) -> str:
