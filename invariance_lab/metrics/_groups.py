@@ -1,13 +1,13 @@
 """Set/class bookkeeping shared by the invariance measures.
 
 Rows are re-ordered so that every set's rows are contiguous and sets of the same class are
-adjacent; the measures then stream over blocks of whole sets with `np.add.reduceat` instead of
-looping over sets in Python.
+adjacent; the measures then stream over chunks of whole sets (`_select.select_and_count`) instead
+of looping over sets in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,23 +45,6 @@ class Groups:
     def n_classes(self) -> int:
         """Number of classes C."""
         return len(self.class_labels)
-
-    def blocks(self, keep: np.ndarray, max_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (set indices, rows) for consecutive runs of kept sets totalling ≤ max_rows rows.
-
-        A set larger than `max_rows` forms its own block.
-        """
-        sets = np.flatnonzero(keep)
-        i = 0
-        while i < len(sets):
-            j, rows = i, 0
-            while j < len(sets) and (j == i or rows + self.set_size[sets[j]] <= max_rows):
-                rows += self.set_size[sets[j]]
-                j += 1
-            chunk = sets[i:j]
-            idx = np.concatenate([self.order[self.set_start[s] : self.set_start[s] + self.set_size[s]] for s in chunk])
-            yield chunk, idx
-            i = j
 
 
 def _as_label_array(labels: Sequence, n: int, what: str) -> np.ndarray:

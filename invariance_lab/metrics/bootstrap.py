@@ -45,11 +45,18 @@ def _topk_from_scores(scores: np.ndarray, ks: Sequence[int], nan_policy: str) ->
     else:
         top = s
     top = -np.sort(-top, axis=1)
-    n_valid = np.isfinite(s).sum(axis=1)
+    return _topk_means(top, np.isfinite(s).sum(axis=1), ks)
+
+
+def _topk_means(top: np.ndarray, n_valid: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """{K: (C,) mean of the first K columns of `top` (rows sorted descending).
+
+    NaN where a row has fewer than K valid entries.
+    """
     out = {}
     for k in ks:
         if k > top.shape[1]:
-            out[k] = np.full(s.shape[0], np.nan)
+            out[k] = np.full(top.shape[0], np.nan)
             continue
         with np.errstate(invalid="ignore"):
             m = np.mean(top[:, :k], axis=1)
@@ -71,9 +78,9 @@ def class_topk(scores: np.ndarray, ks: Sequence[int], nan_policy: str) -> tuple[
         (classes with fewer than k ranked units left out).
 
     """
-    topk = _topk_from_scores(scores, ks, nan_policy)
     s = np.where(np.isnan(scores), -np.inf if nan_policy == "skip" else 0.0, scores)
-    srt = -np.sort(-s, axis=1)
+    srt = -np.sort(-s, axis=1)  # the curve needs the full sort; the top-K means reuse it
+    topk = _topk_means(srt, np.isfinite(s).sum(axis=1), ks)
     srt[~np.isfinite(srt)] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no class ranks that many units
@@ -190,8 +197,10 @@ def bootstrap_topk(
 def class_scores(
     frac: np.ndarray, groups: Groups, set_weight: np.ndarray, G: np.ndarray, nan_policy: str, valid_unit: np.ndarray | None = None
 ) -> np.ndarray:
-    """(C, U) L/G per class from per-set firing fractions; units that never fired in a class get
-    NaN ("skip") or 0 ("zero", the paper's 0/(0 + 1e-20)); excluded units get NaN.
+    """(C, U) L/G per class from per-set firing fractions.
+
+    Units that never fired in a class get NaN ("skip") or 0 ("zero", the paper's 0/(0 + 1e-20));
+    excluded units get NaN.
     """
     return _invariance_ratio(class_sums(frac, groups, set_weight), class_sums(frac > 0, groups, set_weight), G, nan_policy, valid_unit)
 

@@ -10,16 +10,16 @@ fraction of S on which it fires; L averages that over sets of a class. Invarianc
 representation's score is the mean of its top-K neurons, per class, averaged over classes.
 
 `paper_invariance` reproduces the released script exactly, quirks included (DESIGN.md §4);
-`strict_invariance` fixes the quirks. Both stream over blocks of whole sets and find thresholds
-by partial selection on column blocks, so memory stays near the size of the feature matrix in its
-own dtype (no float64 copy, no full sort of N×D).
+`strict_invariance` fixes the quirks. Both find the thresholds by exact sample-select and count
+each set's firing images in the same single pass over chunks of whole sets
+(`_select.select_and_count`), so memory stays near the size of the feature matrix in its own
+dtype (no float64 copy, no full sort of N×D).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +27,10 @@ import numpy as np
 
 from ..errors import MetricInputError
 from ._groups import Groups, make_groups
-from ._select import ColumnCounts, column_order_stats, n_threads
+from ._select import ColumnCounts, select_and_count
 from .bootstrap import bootstrap_topk, class_scores, class_topk
 
 DEFAULT_KS = (10, 25)
-_BLOCK_ELEMENTS = 1 << 23  # ~32 MB of float32 per working block
 
 
 @dataclass
@@ -99,68 +98,34 @@ def _as_features(feat: Any) -> np.ndarray:
     return arr
 
 
-def _column_thresholds(feat: np.ndarray, ranks: Sequence[int]) -> tuple[np.ndarray, ColumnCounts]:
-    """Exact order statistics of every column at ascending 0-based `ranks`, with the counts of
-    values below and equal to each (so firing counts need no further pass) and "column is constant".
+def _thresholds_and_counts(
+    feat: np.ndarray, ranks: Sequence[int], groups: Groups, keep: np.ndarray, tests: list[tuple[int, str]]
+) -> tuple[np.ndarray, ColumnCounts, list[np.ndarray]]:
+    """Thresholds, global firing counts and per-set firing counts in one pass over `feat`.
+
+    Exact order statistics of every column at 0-based `ranks`, with the counts of values below
+    and equal to each, "column is constant", and per kept set the counts of rows passing each
+    test (i, op) against the thresholds of rank i (`_select.select_and_count`).
 
     Raises:
         MetricInputError: naming the neurons that hold NaN or inf.
 
     """
-    values, counts = column_order_stats(feat, [int(r) for r in ranks], with_counts=True)
+    values, counts, set_counts = select_and_count(feat, [int(r) for r in ranks], groups, keep, tests)
     if counts.nonfinite.any():
         bad = np.flatnonzero(counts.nonfinite).tolist()
         raise MetricInputError(
             f"features hold NaN or inf in {len(bad)} neuron(s) (column indices {bad[:20]}{' …' if len(bad) > 20 else ''}); "
             "check the encoder's weights and input normalisation"
         )
-    return values, counts
+    return values, counts, set_counts
 
 
-def _compare(block: np.ndarray, t: np.ndarray, op: str) -> np.ndarray:
-    if op == "ge":
-        return block >= t
-    if op == "gt":
-        return block > t
-    if op == "le":
-        return block <= t
-    return block < t
-
-
-def _per_set_counts(feat: np.ndarray, groups: Groups, keep: np.ndarray, tests: list[tuple[np.ndarray, str]]):
-    """Stream over blocks of whole kept sets (in a thread pool); yield (set indices, [counts (s, D)])."""
-    max_rows = max(int(groups.set_size.max()), _BLOCK_ELEMENTS // feat.shape[1])
-    contiguous = bool(np.array_equal(groups.order, np.arange(len(groups.order))))
-
-    def count(job):
-        sets, rows = job
-        # rows of a block are contiguous in the input when the probe lists sets one after the
-        # other (the usual case): slice instead of gathering a copy
-        block = feat[rows[0] : rows[-1] + 1] if contiguous and rows[-1] - rows[0] + 1 == len(rows) else feat[rows]
-        sizes = groups.set_size[sets]
-        out = []
-        for t, op in tests:
-            fired = _compare(block, t, op)
-            if (sizes == sizes[0]).all():
-                per_set = fired.reshape(len(sets), int(sizes[0]), -1)
-                if sizes[0] <= 255:  # counts fit in uint8: a byte-wise reduce is about twice as fast
-                    out.append(np.add.reduce(per_set.view(np.uint8), axis=1, dtype=np.uint8))
-                else:
-                    out.append(per_set.sum(axis=1, dtype=np.int32))
-            else:
-                ends = np.cumsum(sizes)
-                out.append(np.stack([fired[e - m : e].sum(axis=0, dtype=np.int32) for e, m in zip(ends, sizes, strict=True)]))
-        return sets, out
-
-    with ThreadPoolExecutor(n_threads()) as ex:
-        # bounded look-ahead keeps memory at a few blocks while both cores work
-        pending = []
-        for job in groups.blocks(keep, max_rows):
-            pending.append(ex.submit(count, job))
-            if len(pending) > 2 * n_threads():
-                yield pending.pop(0).result()
-        for fut in pending:
-            yield fut.result()
+def _set_chunks(n_sets: int, d: int):
+    """Slices of at most ~1M (set, neuron) entries, to bound float64 temporaries."""
+    step = max(1, (1 << 20) // d)
+    for a in range(0, n_sets, step):
+        yield slice(a, min(n_sets, a + step))
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
@@ -230,27 +195,33 @@ def paper_invariance(
     C = groups.n_classes
     p = paper_firing_percent(C)
     k = int((n * p) // 100)  # same float expression as the script
-    (t_up, t_dn), cc = _column_thresholds(feat, [k, n - 1 - k])
+    keep = groups.set_size >= 3
+    # thresholds, G's counts and per kept set u = #(F > t⁺), d = #(F < t⁻), in one pass
+    (t_up, t_dn), cc, (u, dn) = _thresholds_and_counts(feat, [k, n - 1 - k], groups, keep, [(0, "gt"), (1, "lt")])
     constant = cc.constant
     if constant.all():
         raise MetricInputError("every neuron is constant over the probe; the features carry no information")
     G = (n - cc.n_lt[0]) / n  # mean(F >= t_up), float64, > 0 since element k itself passes
 
-    keep = groups.set_size >= 3
     if not keep.any():
         raise MetricInputError(f"no set has 3 or more images (largest has {groups.set_size.max()}); the paper's measure skips such sets")
     frac = np.zeros((groups.n_sets, d), dtype=np.float32) if n_boot else None  # per-set f/|S|, for the bootstrap
     lsum = np.zeros((C, d))
     lcnt = np.zeros((C, d))
-    for sets, (u, dn) in _per_set_counts(feat, groups, keep, [(t_up, "gt"), (t_dn, "lt")]):
-        f = np.maximum(u, dn)
-        fr = f / groups.set_size[sets, None].astype(np.float64)
+    kept = np.flatnonzero(keep)  # sets are ordered by class, so a class's kept sets are adjacent
+    for sl in _set_chunks(len(kept), d):
+        f = np.maximum(u[sl], dn[sl])
+        fr = f / groups.set_size[kept[sl], None].astype(np.float64)
         if frac is not None:
-            frac[sets] = fr
-        cls = groups.set_class[sets]
+            frac[kept[sl]] = fr
+        cls = groups.set_class[kept[sl]]
         starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]])
-        lsum[cls[starts]] += np.add.reduceat(fr, starts, axis=0)
-        lcnt[cls[starts]] += np.add.reduceat(f > 0, starts, axis=0, dtype=np.int64)
+        if len(starts) == len(cls):  # one set per class here (e.g. class = set): nothing to sum
+            lsum[cls] += fr
+            lcnt[cls] += f > 0
+        else:
+            lsum[cls[starts]] += np.add.reduceat(fr, starts, axis=0)
+            lcnt[cls[starts]] += np.add.reduceat(f > 0, starts, axis=0, dtype=np.int64)
     L = lsum / (lcnt + 1e-20)  # the script's expression: 0 where never counted
     scores = L / G
     scale = 100.0 - p
@@ -349,7 +320,9 @@ def strict_invariance(
     n, d = feat.shape
     groups = make_groups(set_ids, class_ids, n)
     n_fire = max(1, math.ceil(firing_rate * n - 1e-9))
-    (t_hi, t_lo), cc = _column_thresholds(feat, [n - n_fire, n_fire - 1])
+    keep = groups.set_size >= min_set_size
+    # thresholds, G's counts and per kept set #(F ≥ t⁺), #(F ≤ t⁻), in one pass
+    (t_hi, t_lo), cc, (u_hi, u_lo) = _thresholds_and_counts(feat, [n - n_fire, n_fire - 1], groups, keep, [(0, "ge"), (1, "le")])
     constant = cc.constant
     if constant.all():
         raise MetricInputError("every neuron is constant over the probe; the features carry no information")
@@ -363,7 +336,6 @@ def strict_invariance(
             f"[{firing_rate / tie_tolerance:.3g}, {firing_rate * tie_tolerance:.3g}] because of tied values; "
             "the features are (nearly) constant or quantised — try another layer or --tie-tolerance"
         )
-    keep = groups.set_size >= min_set_size
     if not keep.any():
         raise MetricInputError(
             f"every set has fewer than min_set_size = {min_set_size} images (largest: {groups.set_size.max()}); lower --min-set-size"
@@ -371,10 +343,11 @@ def strict_invariance(
     U = 2 * d
     # per-set fraction of images on which each unit fires (0 where it does not fire); float32 S×U
     frac = np.zeros((groups.n_sets, U), dtype=np.float32)
-    for sets, (u_hi, u_lo) in _per_set_counts(feat, groups, keep, [(t_hi, "ge"), (t_lo, "le")]):
-        size = groups.set_size[sets, None].astype(np.float32)
-        frac[sets, :d] = u_hi / size
-        frac[sets, d:] = u_lo / size
+    kept = np.flatnonzero(keep)
+    for sl in _set_chunks(len(kept), d):
+        size = groups.set_size[kept[sl], None].astype(np.float32)
+        frac[kept[sl], :d] = u_hi[sl] / size
+        frac[kept[sl], d:] = u_lo[sl] / size
     frac[:, ~valid_unit] = 0.0
     scale = 100.0 * firing_rate
     w = keep.astype(np.float64)
