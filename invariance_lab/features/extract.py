@@ -5,7 +5,13 @@ Pipeline (DESIGN.md §2, §7): a `torch.utils.data.Dataset` decodes each probe i
 loader workers ship small uint8 tensors; on the device the batch is normalised, then run once
 through `encoder.feature_module(layers)`, which returns every requested tap from that single
 forward pass. On CUDA the input is channels_last and the forward runs under bf16 autocast (fp16 on
-request); on CPU it is plain fp32.
+request); on CPU it is plain fp32, normalised by table lookup into a reusable buffer (`_Normalizer`).
+
+Decode once, evaluate many: when a complete prepared store of the probe exists (`data prepare`,
+`datasets/prepare.py`), its shards skip the DataLoader altogether: a reader thread slices each
+batch straight out of the memory-mapped uint8 array (normalising it on CPU, or into pinned memory
+for CUDA) while the model runs the previous one (`_prepared_batches`). Same batches, same bytes,
+same features as decoding.
 
 Work is cut into shards at fixed item indices (`shard_size`) and batches never cross a shard
 boundary, so each shard is always computed from the same batches. With the cache on, every shard
@@ -103,7 +109,10 @@ class ProbeImages(Dataset):
 
 def _collate(samples: list[tuple[int, torch.Tensor | None, str | None]]):
     ok = [s for s in samples if s[1] is not None]
-    x = torch.stack([s[1] for s in ok]) if ok else None  # x: B×3×H×W uint8
+    # x: B×3×H×W uint8, stacked by NumPy (one thread) rather than torch.stack: the first parallel
+    # torch op after a long single-threaded decode has to wake torch's OpenMP workers, which on a
+    # busy CPU cost up to ~0.5 s per batch (profiled in benchmarks/prepare_speed.py); same bytes.
+    x = torch.from_numpy(np.stack([s[1].numpy() for s in ok])) if ok else None
     return [s[0] for s in ok], x, [(s[0], s[2]) for s in samples if s[1] is None]
 
 
@@ -345,21 +354,14 @@ def _compute(
                 cached_imgs[s] = (torch.from_numpy(res[0]).view(-1, 3, *pre.input_size), res[1])
     from_prepared = []
     if prepared is not None:
-        from .cache import ShardRecord
-
         for s in todo:
             lo, hi = s * shard_size, min((s + 1) * shard_size, n)
-            errs = [(i, *prepared.errors[i]) for i in range(lo, hi) if i in prepared.errors]
-            if s in cached_imgs or (errs and on_error == "stop"):  # stop: decode so the error is raised as usual
+            bad = [i for i in range(lo, hi) if i in prepared.errors]
+            if s in cached_imgs or (bad and on_error == "stop"):  # stop: decode so the error is raised as usual
                 continue
-            bad = {e[0] for e in errs}
-            keep = [i for i in range(lo, hi) if i not in bad]
-            rec = ShardRecord(start=lo, stop=hi, rows=len(keep), dim=3 * pre.input_size[0] * pre.input_size[1],
-                              skipped=tuple(errs), file="", nbytes=0, sha256="")  # fmt: skip
-            # read lazily, one shard at a time, from the memmap
-            cached_imgs[s] = (lambda keep=keep: torch.from_numpy(np.ascontiguousarray(prepared.images[keep])), rec)
             from_prepared.append(s)
-    decode = [s for s in todo if s not in cached_imgs]
+    decode = [s for s in todo if s not in cached_imgs and s not in from_prepared]
+    decoding = set(decode)
 
     def chunks(s):
         lo, hi = s * shard_size, min((s + 1) * shard_size, n)
@@ -372,7 +374,6 @@ def _compute(
     def from_image_cache():
         """Batches of cached shards, cut exactly as the loader would cut them (same batches → same bits)."""
         for s, (u8, rec) in cached_imgs.items():
-            u8 = u8() if callable(u8) else u8
             kept = rec.kept_indices()
             msgs = {i: m for i, _, m in rec.skipped}
             for items, last in chunks(s):
@@ -399,6 +400,10 @@ def _compute(
 
     def stream():
         yield from from_image_cache()
+        if from_prepared:
+            plan = [(s, items, last) for s in from_prepared for items, last in chunks(s)]
+            cpu = dev.type != "cuda"
+            yield from _prepared_batches(prepared, plan, batch_size, _Normalizer(pre) if cpu else None, pin=not cpu)
         if loader is not None:
             yield from zip(loader, meta, strict=True)
 
@@ -419,6 +424,8 @@ def _compute(
     skipped: list[tuple[int, str, str]] = []
     total = sum(min((s + 1) * shard_size, n) - s * shard_size for s in todo)
     bar = tqdm(total=total, unit="img", desc=f"{encoder.name} | {probe.name}", disable=not progress)
+    normalize = _Normalizer(pre) if not cuda else None
+    norm_buf = torch.empty((batch_size, 3, *pre.input_size), dtype=torch.float32) if not cuda else None
     guard = _deterministic_cuda() if cuda else contextlib.nullcontext()
     try:
         with guard, torch.inference_mode():
@@ -428,12 +435,13 @@ def _compute(
                         raise ImageReadError(msg)
                     skipped.append((i, str(probe.resolve(probe.items[i])), msg))
                 if x is not None:
-                    if images is not None and shard not in cached_imgs:
-                        pending_u8.append(x)  # (prepared shards are in cached_imgs: not re-stored)
-                    x = x.to(dev, non_blocking=True)
-                    x = pre.normalize(x)  # x: B×3×H×W float32
+                    if images is not None and shard in decoding:
+                        pending_u8.append(x)  # (image-cache and prepared shards are not re-stored)
                     if cuda:
+                        x = pre.normalize(x.to(dev, non_blocking=True))  # x: B×3×H×W float32
                         x = x.contiguous(memory_format=torch.channels_last)
+                    elif x.dtype == torch.uint8:  # (prepared batches come normalised by their reader thread)
+                        x = normalize(x, norm_buf)  # x: B×3×H×W float32, a view of norm_buf
                     with amp:
                         feats = model(x)
                     for layer in layers:
@@ -453,7 +461,7 @@ def _compute(
                     kept.extend(idx)
                 bar.update(len(idx) + len(errors))
                 if last:
-                    if images is not None and shard not in cached_imgs:
+                    if images is not None and shard in decoding:
                         u8 = (
                             torch.cat(pending_u8).flatten(1).numpy()
                             if pending_u8
@@ -470,12 +478,143 @@ def _compute(
     if images is not None:
         info = {
             "dir": str(images.path),
-            "hit_shards": sorted(s for s in cached_imgs if s not in from_prepared),
+            "hit_shards": sorted(cached_imgs),
             "decoded_shards": decode,
         }
     if prepared is not None:
         info = dict(info or {}, prepared=str(prepared.path), prepared_shards=from_prepared, decoded_shards=decode)
     return results, info
+
+
+NORM_CHUNK_BYTES = 1 << 21
+"""Float32 bytes per `Preprocessing.normalize` call when it cannot use a lookup table (~2 MB)."""
+
+
+class _Normalizer:
+    """`pre.normalize` on CPU, into reusable float buffers, bit for bit.
+
+    With `input_norm == "none"`, `normalize` maps each byte value v of channel c to one float
+    (x/255, minus mean[c], over std[c]: elementwise). The table of those 3×256 floats is built
+    by calling `pre.normalize` itself on the 256 byte values, so it holds exactly the floats it
+    would compute; a batch is then one table lookup per element (`np.take`, single-threaded,
+    straight from a memmap when the rows are contiguous): no float temporaries, and no torch
+    parallel region, whose wake-up on a busy CPU cost more than the arithmetic (profiled in
+    `benchmarks/prepare_speed.py`). Other input norms (grey-world divides by a per-image mean)
+    call `pre.normalize` on a few images at a time (`NORM_CHUNK_BYTES`) into the buffer.
+    """
+
+    def __init__(self, pre):
+        self.pre = pre
+        self.lut = None
+        if getattr(pre, "input_norm", "none") == "none":
+            ramp = torch.arange(256, dtype=torch.uint8).view(1, 1, 1, 256).expand(1, 3, 1, 256).contiguous()
+            self.lut = pre.normalize(ramp).reshape(3, 256).numpy().astype(np.float32)
+
+    def __call__(self, x, out: torch.Tensor) -> torch.Tensor:
+        """Normalise uint8 `x` (B×3×H×W, tensor or array) into `out[:B]` (float32) and return that view."""
+        b = x.shape[0]
+        dst = out[:b]
+        if self.lut is not None:
+            src = x.numpy() if isinstance(x, torch.Tensor) else x
+            d = dst.numpy()
+            for c in range(3):  # mode="clip": no bounds check to buffer (a uint8 index is always < 256)
+                np.take(self.lut[c], src[:, c], out=d[:, c], mode="clip")
+            return dst
+        xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x))  # (a copy: memmaps are read-only)
+        step = max(1, NORM_CHUNK_BYTES // (4 * xt[0].numel()))
+        for i in range(0, b, step):
+            j = min(i + step, b)
+            dst[i:j] = self.pre.normalize(xt[i:j])
+        return dst
+
+
+def _prepared_batches(prepared, plan, batch_size: int, normalizer: _Normalizer | None = None, pin: bool = False,
+                      depth: int = 2):
+    """Batches read straight from a prepared memmap by a reader thread, `depth` ahead of the model.
+
+    `plan` is [(shard, item indices of the batch, last batch of its shard)], cut as the decoding
+    loader cuts them (so the same batches, hence the same bits). For each batch the thread takes
+    the rows of its readable items from the memmap (one contiguous slice when none is missing, the
+    usual case) and, with a `normalizer` (CPU), writes the normalised float batch into one of
+    `depth + 2` reusable buffers; without one (CUDA) it copies the uint8 rows into reusable pinned
+    buffers, so the host-to-device copy can be asynchronous and normalising happens on the device.
+    No DataLoader, no worker processes, no per-item tensors, no collate; reading, page-ins from
+    disk and normalising overlap the forward pass. A buffer goes back to the pool when the consumer
+    asks for the next batch (by then the previous batch's features were copied to the CPU, which
+    also waits for its device copy).
+
+    Yields ((kept indices, batch B×3×H×W or None, [(index, message)]), (shard, last)); the batch
+    is float32 and normalised with a `normalizer`, uint8 without.
+    """
+    import queue
+    import threading
+
+    mm = prepared.images
+    shape = (batch_size, *mm.shape[1:])
+    pool: queue.Queue = queue.Queue()
+    for _ in range(depth + 2):
+        if normalizer is not None:
+            pool.put(torch.empty(shape, dtype=torch.float32))
+        else:
+            pool.put(torch.empty(shape, dtype=torch.uint8, pin_memory=pin))
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for s, items, last in plan:
+                kept = [i for i in items if i not in prepared.errors]
+                errs = [(i, prepared.errors[i][1]) for i in items if i in prepared.errors]
+                buf = x = None
+                if kept:
+                    while buf is None:
+                        if stop.is_set():
+                            return
+                        try:
+                            buf = pool.get(timeout=0.1)
+                        except queue.Empty:
+                            continue
+                    contiguous = kept[-1] - kept[0] + 1 == len(kept)
+                    rows = mm[kept[0] : kept[-1] + 1] if contiguous else np.take(mm, kept, axis=0)
+                    if normalizer is not None:
+                        x = normalizer(rows, buf)
+                    else:
+                        np.copyto(buf.numpy()[: len(kept)], rows)
+                        x = buf[: len(kept)]
+                if not put(((kept, x, errs), (s, last), buf)):
+                    return
+            put(done)
+        except BaseException as exc:  # hand it to the consumer, which re-raises it
+            put(exc)
+
+    thread = threading.Thread(target=reader, name="prepared-reader", daemon=True)
+    thread.start()
+    held = None
+    try:
+        while True:
+            item = out.get()
+            if held is not None:
+                pool.put(held)
+                held = None
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            batch, meta, held = item
+            yield batch, meta
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _finish_shard(shard, layers, pending, kept, skipped, entries):

@@ -1,7 +1,7 @@
 """Probes: what images form each set. Importing this package registers every probe module below."""
 
 from ..synthworld import probes as _synth  # noqa: F401  (registers synth-* and mesh-*; Mitsuba loads lazily)
-from . import aloi, crop, folder, got10k, pascal3d  # noqa: F401  (register aloi-*, crop, folder, got10k-*, pascal3d-*)
+from . import aloi, crop, folder, got10k, manifest, pascal3d  # noqa: F401  (register aloi-*, crop, folder, got10k-*, manifest, pascal3d-*)
 from ._base import (
     PROBES,
     Probe,

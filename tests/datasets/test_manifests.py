@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -59,3 +60,35 @@ def test_probe_manifest_round_trip(data_root, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(Exception, match="digest"):
         manifests.load_probe_manifest(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("name", ["aloi", "got10k", "pascal3d", "imagenet"])
+def test_each_probe_states_the_command_deriving_its_frozen_manifest(name, data_root, tmp_path):
+    """The stated command parses as `data prepare PROBE … --manifest-out`, and on the fixture data writes the probe's manifest."""
+    import shlex
+
+    from invariance_lab.cli import build_parser
+    from invariance_lab.cli.data import prepare as prepare_command
+
+    d = manifests.load_data_manifest(name)
+    assert sorted(d["derive_probe_manifests"]) == sorted(d["probes"])
+    for probe, cmd in d["derive_probe_manifests"].items():
+        argv = shlex.split(cmd)
+        assert argv[:4] == ["invariance-lab", "data", "prepare", probe]
+        out = tmp_path / f"{probe}.json"
+        args = build_parser().parse_args([a if a != "DIR" else str(data_root) for a in argv[1:]] + ["--size", "8", "--cache-dir", str(tmp_path / "c")])
+        assert args.func is prepare_command and args.name == probe and args.root == str(data_root)
+        args.manifest_out = str(tmp_path / Path(args.manifest_out).name)
+        assert args.func(args) == 0
+        orig = get_probe(probe, root=data_root, **dict(args.probe_option))
+        assert json.loads(out.read_text())["digest"] == orig.digest()
+        frozen = get_probe(f"manifest:{out}", root=data_root)  # and it runs again as manifest:FILE
+        assert frozen.digest() == orig.digest() and frozen.items == orig.items and frozen.root == orig.root
+
+
+def test_validator_wants_a_derive_command_per_probe():
+    d = yaml.safe_load((manifests.manifests_dir() / "pascal3d.yaml").read_text())
+    del d["derive_probe_manifests"]["pascal3d-instance"]
+    d["derive_probe_manifests"]["pascal3d-viewpoint-instance"] = "invariance-lab data prepare pascal3d-instance --root DIR"
+    errs = manifests.validate_data_manifest(d)
+    assert len(errs) == 2 and all("derive_probe_manifests['pascal3d-" in e for e in errs)

@@ -88,3 +88,51 @@ def test_truncated_image_stop_and_skip(tmp_path, encoder):
         extract_features(encoder, p, use_cache=False, prepared=tmp_path / "c2", progress=False)
     fs = extract_features(encoder, p, use_cache=False, prepared=tmp_path / "c2", on_error="skip", progress=False)["pooled"]
     assert fs.n_images == 11 and fs.skipped[0][0] == 4
+
+
+@pytest.mark.parametrize("input_norm", ["none", "greyworld"])
+def test_normalizer_is_bit_identical(input_norm):
+    """The extraction loop's normalisation (lookup table, or sliced calls) equals `Preprocessing.normalize` exactly."""
+    from invariance_lab.features.extract import NORM_CHUNK_BYTES, _Normalizer
+
+    pre = Preprocessing(input_size=(128, 128), input_norm=input_norm)
+    norm = _Normalizer(pre)
+    assert (norm.lut is not None) == (input_norm == "none")
+    g = torch.Generator().manual_seed(0)
+    step = NORM_CHUNK_BYTES // (4 * 3 * 128 * 128)
+    buf = torch.empty((64, 3, 128, 128))
+    for b in (1, step + 1, 64):  # one slice, a partial second slice, a full batch
+        x = torch.randint(0, 256, (b, 3, 128, 128), dtype=torch.uint8, generator=g)
+        x[0, :, :2] = torch.arange(256, dtype=torch.uint8).view(1, 2, 128)  # every byte value
+        want = pre.normalize(x)
+        for src in (x, x.numpy(), x.numpy()[:, :, ::-1, :][:, :, ::-1, :]):  # tensor, array, strided view
+            got = norm(src, buf)
+            assert got.data_ptr() == buf.data_ptr() and torch.equal(got, want)
+
+
+def test_prepared_batches_skip_holes_and_stop_their_thread(tmp_path, encoder):
+    """Items missing from the store (non-contiguous rows) give the same features as decoding with skip."""
+    import threading
+
+    from invariance_lab.features.extract import _prepared_batches
+
+    folders = make_aloi(tmp_path / "d", objects=(1,), collections=("col",))
+    for name in ("1_i120.png", "1_i150.png"):
+        f = folders["col"] / "1" / name
+        f.write_bytes(f.read_bytes()[:50])
+    p = get_probe("aloi-illum-color", root=tmp_path / "d")
+    prepare.prepare_probe(p, PRE, tmp_path / "c")
+    kw = dict(use_cache=False, progress=False, on_error="skip", batch_size=5, shard_size=12)
+    ref = extract_features(encoder, p, prepared=False, **kw)["pooled"]
+    got = extract_features(encoder, p, prepared=tmp_path / "c", **kw)["pooled"]
+    assert got.provenance["image_cache"]["prepared_shards"] == [0]
+    assert np.array_equal(got.feat, ref.feat) and got.item_index.tolist() == ref.item_index.tolist()
+    assert [s[0] for s in got.skipped] == [1, 4] and got.n_images == 10
+    store = prepare.find_prepared(p, PRE, tmp_path / "c")
+    plan = [(0, list(range(b, min(b + 5, 12))), b == 10) for b in range(0, 12, 5)]
+    gen = _prepared_batches(store, plan, 5)
+    (kept, x, errs), meta = next(gen)
+    assert kept == [0, 2, 3] and [e[0] for e in errs] == [1, 4] and meta == (0, False)
+    assert np.array_equal(x.numpy(), store.images[[0, 2, 3]])
+    gen.close()  # a consumer that stops early (an error downstream) must not leave the reader behind
+    assert not any(t.name == "prepared-reader" for t in threading.enumerate())
