@@ -1,7 +1,7 @@
 """Images/s of the SynthWorld render path vs a bare `mi.render` of the same pre-built scene.
 
 Usage:
-    python benchmarks/render_speed.py [--n 60] [--res 128] [--category chair]
+    python benchmarks/render_speed.py [--n 60] [--res 128] [--category chair] [--background envmap]
 
 Prints three figures for a typical scene (one object, floor, key light, ambient fill, gradient
 backdrop; `direct` integrator, 4 spp, `scalar_rgb`):
@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60, help="images per measurement")
     ap.add_argument("--res", type=int, default=128)
     ap.add_argument("--category", default="chair")
+    ap.add_argument("--background", default="gradient", help="plain, gradient, clutter or envmap (an environment-map emitter in the scene)")
     args = ap.parse_args()
 
     from PIL import Image
@@ -32,7 +33,7 @@ def main() -> None:
     from invariance_lab.synthworld.render import render_jobs, render_one
     from invariance_lab.synthworld.scene import RenderJob, View
 
-    jobs = [RenderJob(args.category, 0, View(azimuth=360.0 * i / args.n), args.res) for i in range(args.n)]
+    jobs = [RenderJob(args.category, 0, View(azimuth=360.0 * i / args.n, background=args.background), args.res) for i in range(args.n)]
     with R.variant("scalar_rgb") as mi:
         scene, _ = R.build_scene(mi, jobs[0])
         mi.render(scene, seed=0)

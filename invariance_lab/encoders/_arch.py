@@ -8,6 +8,7 @@ Nothing is downloaded: ImageNet weights are read from torch hub's local cache on
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -18,12 +19,22 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, EncoderSpecError
-from ._preprocess import Preprocessing
+from ._preprocess import INPUT_NORMS, Preprocessing
 
 INIT_SEED = 0
 """Seed under which architectures are initialised (reproducible random weights and digests)."""
 
 FAMILIES = {"tv": "torchvision", "timm": "timm"}
+
+INPUT_NORM_NOTES = {
+    "greyworld": "grey-world input layer (input_norm=greyworld): each channel divided by its image mean, "
+    "so per-channel gains (an illuminant colour change, von Kries) cancel exactly",
+}
+"""Architecture option `input_norm=NAME`: a hand-built, parameter-free input layer
+(`Preprocessing.input_norm`) in front of any architecture, e.g. `tv:resnet18[input_norm=greyworld]`.
+The weights are the architecture's own (same keys, so checkpoints load as into the plain one); the
+encoder's digest differs (`Encoder.digest`), and so do its cached features (preprocessing digest).
+"""
 
 _HASH_IN_NAME = re.compile(
     r"-([a-f0-9]*)\."
@@ -121,11 +132,21 @@ def build(prefix: str, name: str) -> tuple[nn.Module, Preprocessing, str]:
         EncoderSpecError: unknown model name (the message lists close names).
 
     """
+    base, options = split_arch(name)
+    input_norm = options.pop("input_norm", None)
+    name = join_arch(base, options)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
-        if prefix == "tv":
-            return _build_torchvision(name)
-        return _build_timm(name)
+        model, pre, note = _build_torchvision(name) if prefix == "tv" else _build_timm(name)
+    if input_norm is not None:
+        if input_norm not in INPUT_NORMS or input_norm == "none":
+            raise EncoderSpecError(
+                f"{prefix}:{base}: unknown input_norm {input_norm!r}; the hand-built input layers are: "
+                f"{', '.join(n for n in INPUT_NORMS if n != 'none')} (e.g. {prefix}:{base}[input_norm=greyworld])"
+            )
+        pre = dataclasses.replace(pre, input_norm=input_norm)
+        note += f"; {INPUT_NORM_NOTES[input_norm]}"
+    return model, pre, note
 
 
 CIFAR_STEM_NOTE = (

@@ -55,12 +55,20 @@ class Encoder:
 
     @property
     def digest(self) -> str:
-        """SHA-256 over parameter and buffer names, shapes, dtypes and bytes (cache key, provenance)."""
+        """SHA-256 over parameter and buffer names, shapes, dtypes and bytes (cache key, provenance).
+
+        A hand-built input layer (`preprocessing.input_norm`, e.g. grey-world) changes the
+        function, so it is mixed in: `tv:resnet18[input_norm=greyworld]` and `tv:resnet18` share
+        weights but not digests.
+        """
         if self._digest is None:
             state = dict(self.model.state_dict())
             if self.projection is not None:
                 state.update({f"{HEAD_LAYER}:{k}": v for k, v in self.projection.state_dict().items()})
             self._digest = state_dict_digest(state)
+        norm = self.preprocessing.input_norm
+        if norm != "none":
+            return hashlib.sha256(f"{self._digest}|input_norm={norm}".encode()).hexdigest()
         return self._digest
 
     def layer_names(self) -> list[str]:

@@ -19,6 +19,9 @@ from torchvision.transforms import functional as TF
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_NORMS = ("none", "greyworld")
+"""Hand-built input layers `Preprocessing.input_norm` can put in front of a network."""
+GREYWORLD_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,14 @@ class Preprocessing:
         resize: "squash" resizes to exactly `input_size` (the paper); "shorter-center" resizes the
             shorter side then centre-crops (torchvision's evaluation transform).
         interpolation: "bilinear" or "bicubic".
+        input_norm: a hand-built invariance applied in `normalize` before mean/std: "none", or
+            "greyworld", von Kries / grey-world colour constancy: each channel of each image is
+            divided by its own spatial mean and multiplied by `mean`, so the normalised input
+            has zero spatial mean per channel. A per-channel gain g (an illuminant colour
+            change to first order: von Kries 1902; the grey-world estimate is Buchsbaum 1980)
+            scales a channel and its mean alike and cancels exactly (up to float rounding and
+            uint8 clipping). Spell it `tv:resnet18[input_norm=greyworld]` (any architecture) or
+            pass `preprocessing={"input_norm": "greyworld"}` to `load_encoder`.
 
     """
 
@@ -43,10 +54,18 @@ class Preprocessing:
     std: tuple[float, float, float] = IMAGENET_STD
     resize: str = "squash"
     interpolation: str = "bilinear"
+    input_norm: str = "none"
+
+    def __post_init__(self):
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"unknown input_norm {self.input_norm!r}; use one of {', '.join(INPUT_NORMS)}")
 
     def to_dict(self) -> dict:
-        """JSON-ready description."""
-        return asdict(self)
+        """JSON-ready description (`input_norm` only when set, so older digests stay valid)."""
+        d = asdict(self)
+        if d["input_norm"] == "none":
+            del d["input_norm"]
+        return d
 
     def digest(self) -> str:
         """Short SHA-256 of the settings (part of feature-cache keys)."""
@@ -85,7 +104,9 @@ class Preprocessing:
 
     def normalize(self, batch: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """uint8 (B, 3, H, W) → normalised float (B, 3, H, W) on the batch's device."""
-        x = batch.to(dtype).div_(255.0)
+        x = batch.to(dtype).div(255.0)
         mean = torch.tensor(self.mean, dtype=dtype, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=dtype, device=x.device).view(1, 3, 1, 1)
+        if self.input_norm == "greyworld":
+            x = x / x.mean(dim=(2, 3), keepdim=True).clamp_min(GREYWORLD_EPS) * mean
         return x.sub_(mean).div_(std)

@@ -233,6 +233,8 @@ def load_encoder(
             }
         recorded = fmt.preprocessing(ckpt.obj)
         if recorded is not None:
+            if base.input_norm != "none":  # an input layer asked for in the architecture stays
+                recorded = dataclasses.replace(recorded, input_norm=base.input_norm)
             base, note = recorded, f"recorded for the {fmt.name} format"
     elif suffix:
         weights_name, path = imagenet_weights_file(arch_name, suffix)

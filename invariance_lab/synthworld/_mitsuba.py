@@ -24,11 +24,13 @@ from .scene import (
     background_image,
     camera_origin,
     direction,
+    envmap_image,
     linear_to_srgb_u8,
     occluder_quad,
     texture_image,
 )
 
+ENVMAP_PLINTH = 1.0  # half-size of the floor square in front of an environment map
 LABELS = {"background": 0, "object": 1, "floor": 2, "occluder": 3}
 _MESH_CACHE: OrderedDict = OrderedDict()
 _MESH_CACHE_SIZE = 16
@@ -49,25 +51,42 @@ def variant(name: str):
             mi.set_variant(prev)
 
 
-def _mesh(mi, name: str, V: np.ndarray, F: np.ndarray, UV: np.ndarray, tex: np.ndarray, ambient_rgb: np.ndarray, uv_scale: float = 1.0):
+def _mesh(mi, name: str, V: np.ndarray, F: np.ndarray, UV: np.ndarray, tex: np.ndarray, ambient_rgb: np.ndarray, uv_scale: float = 1.0,
+          vertex_rgb: np.ndarray | None = None):  # fmt: skip
+    """A textured diffuse mesh with the ambient-fill emitter; `vertex_rgb` (n, 3) colours it per vertex instead of `tex`.
+
+    Per-vertex colours are Mitsuba mesh attributes (`vertex_color`, `vertex_glow`) read by
+    `mesh_attribute` textures, interpolated over each triangle.
+    """
     from .meshes import vertex_normals
 
     props = mi.Properties()
-    bsdf = {"type": "diffuse", "reflectance": {"type": "bitmap", "bitmap": mi.Bitmap(tex), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}}
-    props["bsdf"] = mi.load_dict({"type": "twosided", "bsdf": bsdf})
-    if np.any(ambient_rgb > 0):
-        glow = (tex * ambient_rgb).astype(np.float32)
-        props["emitter"] = mi.load_dict(
-            {"type": "area", "sampling_weight": 0.0, "radiance": {"type": "bitmap", "bitmap": mi.Bitmap(glow), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}}
-        )
+    ambient = bool(np.any(ambient_rgb > 0))
+    if vertex_rgb is None:
+        refl = {"type": "bitmap", "bitmap": mi.Bitmap(tex), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}
+        glow = {"type": "bitmap", "bitmap": mi.Bitmap((tex * ambient_rgb).astype(np.float32)), "to_uv": mi.ScalarTransform3f().scale(uv_scale)}
+    else:
+        refl, glow = {"type": "mesh_attribute", "name": "vertex_color"}, {"type": "mesh_attribute", "name": "vertex_glow"}
+    props["bsdf"] = mi.load_dict({"type": "twosided", "bsdf": {"type": "diffuse", "reflectance": refl}})
+    if ambient:
+        props["emitter"] = mi.load_dict({"type": "area", "sampling_weight": 0.0, "radiance": glow})
     mesh = mi.Mesh(name, len(V), len(F), props, has_vertex_normals=True, has_vertex_texcoords=True)
+    if vertex_rgb is not None:
+        cols = np.ascontiguousarray(vertex_rgb, np.float32)
+        mesh.add_attribute("vertex_color", 3, cols.ravel())
+        mesh.add_attribute("vertex_glow", 3, (cols * ambient_rgb).astype(np.float32).ravel())
     p = mi.traverse(mesh)
-    p["vertex_positions"] = np.ascontiguousarray(V, np.float32).ravel()
-    p["faces"] = np.ascontiguousarray(F, np.uint32).ravel()
-    p["vertex_normals"] = vertex_normals(V, F).ravel()
-    p["vertex_texcoords"] = np.ascontiguousarray(UV, np.float32).ravel()
+    _set(mi, p, "vertex_positions", np.ascontiguousarray(V, np.float32).ravel())
+    _set(mi, p, "faces", np.ascontiguousarray(F, np.uint32).ravel())
+    _set(mi, p, "vertex_normals", vertex_normals(V, F).ravel())
+    _set(mi, p, "vertex_texcoords", np.ascontiguousarray(UV, np.float32).ravel())
     p.update()
     return mesh
+
+
+def _set(mi, params, key: str, value: np.ndarray) -> None:
+    """Assign a NumPy buffer to a mesh parameter (JIT variants: converted to the device array type first)."""
+    params[key] = value if mi.variant().startswith("scalar") else type(params[key])(value)
 
 
 def _object_meshes(mi, job: RenderJob, ambient_rgb: np.ndarray):
@@ -76,18 +95,26 @@ def _object_meshes(mi, job: RenderJob, ambient_rgb: np.ndarray):
         _MESH_CACHE.move_to_end(key)
         return _MESH_CACHE[key]
     inst = C.make_instance(job.category, job.seed)
-    meshes = [_mesh(mi, f"object_{i}", p.V, p.F, p.UV, texture_image(m), ambient_rgb) for i, (p, m) in enumerate(zip(inst.parts, inst.materials))]
+    looks = inst.appearance or [None] * len(inst.parts)
+    meshes = []
+    for i, (p, m, look) in enumerate(zip(inst.parts, inst.materials, looks, strict=True)):
+        if look is None:  # a procedural material
+            meshes.append(_mesh(mi, f"object_{i}", p.V, p.F, p.UV, texture_image(m), ambient_rgb))
+        elif look.kind == "texture":  # the file's own image over its own UVs
+            meshes.append(_mesh(mi, f"object_{i}", p.V, p.F, p.UV, look.data, ambient_rgb))
+        else:
+            meshes.append(_mesh(mi, f"object_{i}", p.V, p.F, p.UV, None, ambient_rgb, vertex_rgb=look.data))
     _MESH_CACHE[key] = (inst, meshes)
     if len(_MESH_CACHE) > _MESH_CACHE_SIZE:
         _MESH_CACHE.popitem(last=False)
     return inst, meshes
 
 
-def _floor(mi, bottom: float, seed: int, amb: np.ndarray):
-    key = ("floor", round(bottom, 6), seed, mi.variant(), tuple(np.round(amb, 6)))
+def _floor(mi, bottom: float, seed: int, amb: np.ndarray, s: float = 6.0):
+    """A checked floor square of half-size `s` under the object (6: fills the view; smaller: a plinth)."""
+    key = ("floor", round(bottom, 6), seed, mi.variant(), tuple(np.round(amb, 6)), s)
     if key not in _MESH_CACHE:
         ftex = texture_image(C.Material((0.35, 0.33, 0.3), (0.22, 0.21, 0.2), "checks", 1, seed))
-        s = 6.0
         V = np.array([[-s, 0, -s], [s, 0, -s], [s, 0, s], [-s, 0, s]], np.float32) + np.array([0, bottom - 1e-3, 0], np.float32)
         F = np.array([[0, 2, 1], [0, 3, 2]], np.uint32)  # faces +y
         UV = (V[:, [0, 2]] - V[0, [0, 2]]) / 2
@@ -95,6 +122,22 @@ def _floor(mi, bottom: float, seed: int, amb: np.ndarray):
         if len(_MESH_CACHE) > _MESH_CACHE_SIZE:
             _MESH_CACHE.popitem(last=False)
     return _MESH_CACHE[key]
+
+
+@lru_cache(maxsize=8)
+def _envmap(seed: int):
+    return envmap_image(seed)  # (mi.Bitmap refuses read-only arrays; never written to)
+
+
+def _envmap_emitter(mi, view: View, gain: float) -> dict:
+    """The visible (never sampled) environment map of a view, turned with the camera azimuth.
+
+    `scale = 1 / gain` undoes the key light's unit-luminance gain that `render_linear` applies to
+    the whole image, so the surround does not change with the light's colour temperature.
+    """
+    # camera_origin puts azimuth a at (cos a, ., sin a): a right-handed turn of -a about +y
+    to_world = mi.ScalarTransform4f().rotate([0, 1, 0], -float(view.azimuth))
+    return {"type": "envmap", "bitmap": mi.Bitmap(_envmap(view.bg_seed)), "sampling_weight": 0.0, "scale": 1.0 / gain, "to_world": to_world}
 
 
 @lru_cache(maxsize=16)
@@ -164,8 +207,10 @@ def build_scene(mi, job: RenderJob, *, ids: bool = False, edge_u: float | None =
     }
     for i, m in enumerate(meshes):
         d[f"object_{i}"] = m
-    if view.floor:
-        d["floor"] = _floor(mi, inst.bottom, view.bg_seed, amb)
+    if view.background == "envmap" and not ids:
+        d["envmap"] = _envmap_emitter(mi, view, gain)
+    if view.floor:  # in front of an environment map the floor is a plinth, so the surround shows
+        d["floor"] = _floor(mi, inst.bottom, view.bg_seed, amb, ENVMAP_PLINTH if view.background == "envmap" else 6.0)
     if view.occluder is not None and edge_u is not None:
         occ = view.occluder
         Q = occluder_quad(view, edge_u, occ.side).astype(np.float32)

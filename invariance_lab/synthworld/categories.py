@@ -48,11 +48,26 @@ class Instance:
     parts: list[Part]  # one per material slot, same length as `materials`
     materials: list[Material]
     params: dict[str, Any] = field(default_factory=dict)
+    appearance: list[Appearance | None] | None = None  # per part: the file's own colours (user meshes), else None
 
     @property
     def bottom(self) -> float:
         """Lowest y of the object (where the floor goes)."""
         return float(min(p.V[:, 1].min() for p in self.parts))
+
+
+@dataclass
+class Appearance:
+    """A user mesh's own colours: an image texture over the part's UVs, or per-vertex colours.
+
+    `kind` is "texture" (`data`: (H, W, 3) float32 linear RGB; the part's UVs follow Mitsuba's
+    convention, v = 0 at the image's top row) or "vertex_color" (`data`: (n, 3) float32 linear RGB,
+    one row per vertex of the part).
+    """
+
+    kind: str
+    data: np.ndarray
+    source: str
 
 
 CATEGORIES: dict[str, Callable[[np.random.Generator], tuple[list[list[Part]], dict[str, Any]]]] = {}
@@ -117,11 +132,68 @@ def make_instance(category_name: str, seed: int) -> Instance:
 
 
 def mesh_file_category(path) -> str:
-    """The category string of a user's mesh file: `mesh:<abs path>#<sha256 prefix of its bytes>`."""
+    """The category string of a user's mesh file: `mesh:<abs path>#<sha256 prefix>`.
+
+    The digest covers the file's bytes and, for an OBJ, those of the material libraries it names
+    (`mtllib`) and of the images they name (`map_*`), so an edited texture re-renders too.
+    """
     from pathlib import Path
 
     p = Path(path).resolve()
-    return f"mesh:{p}#{hashlib.sha256(p.read_bytes()).hexdigest()[:16]}"
+    h = hashlib.sha256(p.read_bytes())
+    for dep in _obj_dependencies(p):
+        if dep.is_file():
+            h.update(dep.name.encode() + b"\0" + dep.read_bytes())
+    return f"mesh:{p}#{h.hexdigest()[:16]}"
+
+
+def _obj_dependencies(path) -> list:
+    """Files an OBJ refers to, whether they exist or not.
+
+    Its `mtllib` files and the `map_*` images they name (in MTL the last token of a `map_*` line is
+    the file name).
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix.lower() != ".obj":
+        return []
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("mtllib"):
+            for name in line.split()[1:]:
+                mtl = path.parent / name
+                out.append(mtl)
+                if mtl.is_file():
+                    for ml in mtl.read_text(errors="replace").splitlines():
+                        parts = ml.split()
+                        if parts and parts[0].lower().startswith("map_") and len(parts) > 1:
+                            out.append(mtl.parent / parts[-1])
+    return out
+
+
+def _check_textures(path) -> None:
+    """Trimesh drops a texture it cannot read with only a log line; name it instead."""
+    from PIL import Image
+
+    for dep in _obj_dependencies(path):
+        if dep.suffix.lower() == ".mtl":
+            if not dep.is_file():
+                raise ValueError(f"mesh {path} names the material library {dep.name}, which does not exist next to it")
+            continue
+        if not dep.is_file():
+            raise ValueError(f"mesh {path}: its material names the texture {dep}, which does not exist")
+        try:
+            with Image.open(dep) as im:
+                im.verify()
+        except Exception as exc:
+            raise ValueError(f"mesh {path}: cannot decode its texture {dep}: {type(exc).__name__}: {exc}") from exc
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear RGB (IEC 61966-2-1 piecewise curve)."""
+    x = np.asarray(x, np.float64)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def load_mesh_file(path) -> Part:
@@ -129,6 +201,24 @@ def load_mesh_file(path) -> Part:
 
     Raises:
         ValueError: naming the file when it cannot be read or holds no triangles.
+
+    """
+    return load_mesh_appearance(path)[0]
+
+
+def load_mesh_appearance(path) -> tuple[Part, Appearance | None]:
+    """Read a mesh file with its own colours where it has them.
+
+    - an image texture (OBJ + MTL `map_Kd`, glTF base colour) over the file's UVs: the image is
+      decoded as sRGB and converted to linear RGB; trimesh gives OBJ UVs with v up, Mitsuba's
+      bitmap has v = 0 at the top row (its own OBJ loader flips v the same way), so v -> 1 - v;
+    - per-vertex colours (PLY `red green blue`, OBJ vertex colours): sRGB bytes -> linear RGB;
+    - otherwise None (the caller samples a procedural material), with spherical UVs if the file
+      has none.
+
+    Raises:
+        ValueError: naming the file when it cannot be read, holds no triangles, or names a texture
+            image that cannot be decoded.
 
     """
     import trimesh
@@ -139,24 +229,44 @@ def load_mesh_file(path) -> Part:
         raise ValueError(f"cannot read mesh {path}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(m, trimesh.Trimesh) or len(m.faces) == 0 or not np.isfinite(m.vertices).all():
         raise ValueError(f"mesh {path} has no usable triangles")
+    _check_textures(path)
     V = np.asarray(m.vertices, np.float32)
-    uv = getattr(m.visual, "uv", None)
-    if uv is None or len(uv) != len(V):
+    F = np.asarray(m.faces, np.uint32)
+    visual = m.visual
+    uv = getattr(visual, "uv", None)
+    has_uv = uv is not None and len(uv) == len(V)
+    look: Appearance | None = None
+    if getattr(visual, "kind", None) == "texture" and has_uv:
+        mat = getattr(visual, "material", None)
+        image = getattr(mat, "image", None) or getattr(mat, "baseColorTexture", None)
+        if image is not None:
+            try:
+                rgb = np.asarray(image.convert("RGB"), np.float32) / 255.0
+            except Exception as exc:
+                raise ValueError(f"mesh {path}: cannot decode its texture image: {type(exc).__name__}: {exc}") from exc
+            look = Appearance("texture", srgb_to_linear(rgb), "image texture (map_Kd)")
+            uv = np.stack([uv[:, 0], 1.0 - uv[:, 1]], 1)
+    elif getattr(visual, "kind", None) == "vertex":
+        cols = np.asarray(visual.vertex_colors)[:, :3]
+        if len(cols) == len(V):
+            look = Appearance("vertex_color", srgb_to_linear(cols / 255.0), "vertex colours")
+    if not has_uv:
         d = V - V.mean(0)
         uv = np.stack([np.arctan2(d[:, 2], d[:, 0]) / (2 * np.pi) + 0.5, np.arctan2(d[:, 1], np.linalg.norm(d[:, [0, 2]], axis=1)) / np.pi + 0.5], 1) * 4
-    return Part(V, np.asarray(m.faces, np.uint32), np.asarray(uv, np.float32))
+    return Part(V, F, np.asarray(uv, np.float32)), look
 
 
 def _mesh_file_instance(category_name: str, seed: int) -> Instance:
     path = category_name[len("mesh:") :].rsplit("#", 1)[0]
-    part = load_mesh_file(path)
+    part, look = load_mesh_appearance(path)
     rng = rng_for("instance", category_name, seed)
     V = part.V
     lo, hi = V.min(0), V.max(0)
     c = (lo + hi) / 2
     r = float(np.linalg.norm(V - c, axis=1).max()) or 1.0
     part = part.transformed(M.chain(M.scale(1 / r, 1 / r, 1 / r), M.translate(*(-c))))
-    return Instance(category_name, seed, [part], [_material(rng)], {"file": path})
+    params = {"file": path, "appearance": look.source if look else "sampled material"}
+    return Instance(category_name, seed, [part], [_material(rng)], params, [look])
 
 
 # -- the categories ---------------------------------------------------------------------------
@@ -280,7 +390,7 @@ def _snowman(rng):
     for r in rs:
         ys.append(y + r)
         y += 2 * r * 0.85
-    balls = [M.sphere(r).transformed(M.translate(0, yy, 0)) for r, yy in zip(rs, ys)]
+    balls = [M.sphere(r).transformed(M.translate(0, yy, 0)) for r, yy in zip(rs, ys, strict=True)]
     hat = rng.uniform() < 0.6
     extras = [M.cylinder(rs[2] * 0.2, rs[2] * 0.9, r_top=0.0, caps=True).transformed(M.chain(M.translate(0, ys[2], rs[2] * 0.9), M.rotate("x", 90)))]
     if hat:

@@ -19,11 +19,15 @@ from .probes import build_rows
 from .scene import WORLD_VERSION, View
 
 
-def probe_manifest(name: str, scale: float = 1, seed: int = 0, resolution: int = 128) -> dict:
-    """The manifest dict of one synth probe."""
+def probe_manifest(name: str, scale: float = 1, seed: int = 0, resolution: int = 128, background: str = "mixed") -> dict:
+    """The manifest dict of one synth probe.
+
+    `background` is the probe option of that name; an environment map appears in the items as
+    `view.background = "envmap"` with its `bg_seed`.
+    """
     defaults = asdict(View())
     items = []
-    for job, set_id, class_id, factor, box in build_rows(name, None, scale=scale, seed=seed, resolution=resolution):
+    for job, set_id, class_id, factor, box in build_rows(name, None, scale=scale, seed=seed, resolution=resolution, background=background):
         view = {f.name: getattr(job.view, f.name) for f in fields(View) if getattr(job.view, f.name) != defaults[f.name]}
         if job.view.occluder is not None:
             view["occluder"] = asdict(job.view.occluder)

@@ -2,10 +2,14 @@
 
 The SynthWorld sweeps on a folder of the user's own meshes, `DIR/<class>/<object>.{obj,ply,stl,off,glb}`
 (e.g. a ShapeNet / ModelNet / Google Scanned Objects subset they own). Each mesh is normalised to
-the unit sphere and given a sampled colour/texture (texture files of the meshes are not used yet).
+the unit sphere and keeps its own colours where the file has them (OBJ + MTL `map_Kd` image
+textures over the file's UVs, PLY/OBJ per-vertex colours; `categories.load_mesh_appearance`);
+a mesh without any gets a sampled procedural colour/texture. A texture the material names but
+that is missing or cannot be decoded is an error naming it (trimesh alone would drop it silently).
 Set = `<class>/<object>`, class = `<class>`. A mesh that cannot be read or has no triangles stops
 the build with its name (`on_error="raise"`, default) or is skipped with a warning
-(`on_error="skip"`). The cache key includes a SHA-256 of each file, so an edited mesh re-renders.
+(`on_error="skip"`). The cache key includes a SHA-256 of each file (and of the MTL files and
+textures an OBJ names), so an edited mesh or texture re-renders.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from ..errors import ProbeError
 from ..probes._base import Probe, register_probe
 from . import sweeps
-from .probes import _check_options, probe_from_rows
+from .probes import _check_options, probe_from_rows, with_background
 
 MESH_EXTENSIONS = frozenset({".obj", ".ply", ".stl", ".off", ".glb"})
 _SWEEPS = {"mesh-viewpoint": "synth-viewpoint", "mesh-illum-dir": "synth-illum-dir", "mesh-illum-color": "synth-illum-color", "mesh-occlusion": "synth-occlusion"}
@@ -55,7 +59,8 @@ def build_mesh_probe(name: str, arg: str | None, root=None, **options: Any) -> P
     factor_name, fn = sweeps.SWEEPS[_SWEEPS[name]]
     res, seed = int(options.get("resolution", 128)), int(options.get("seed", 0))
     rows = []
-    for job, _set, _cls, factor, box in fn([c for c, _, _ in found], 0.5, seed, res):  # scale 0.5: one set per mesh
+    built = with_background(fn([c for c, _, _ in found], 0.5, seed, res), options.get("background", "mixed"), name)
+    for job, _set, _cls, factor, box in built:  # scale 0.5: one set per mesh
         cls, obj = label[job.category]
         rows.append((job, f"{cls}/{obj}", cls, factor, box))
     return probe_from_rows(name, factor_name, rows, options, {"folder": base.name, "seed": seed, "resolution": res})

@@ -87,11 +87,11 @@ def _render_group(args: tuple[list[RenderJob], list[str], bool, int]) -> int:
         import drjit as dr
 
         dr.set_thread_count(threads)
-    for job, p in zip(jobs, paths):
+    for job, p in zip(jobs, paths, strict=True):
         png, side = Path(p), Path(p).with_suffix(".json")
         img, meta = render_one(job, measure)
-        _write_atomic(side, lambda t: t.write_text(json.dumps(meta, sort_keys=True)))
-        _write_atomic(png, lambda t: Image.fromarray(img).save(t, format="PNG"))
+        _write_atomic(side, lambda t, meta=meta: t.write_text(json.dumps(meta, sort_keys=True)))
+        _write_atomic(png, lambda t, img=img: Image.fromarray(img).save(t, format="PNG"))
     return len(jobs)
 
 
@@ -110,6 +110,7 @@ def render_jobs(
         jobs: what to render.
         cache_dir: render cache (default `default_cache_dir()`).
         workers: processes (default: one per CPU core; 1 renders in this process).
+        desc: label of the progress bar.
         measure: also measure the object's visible fraction and box (an extra id pass per image).
         progress: show a tqdm bar.
 
@@ -121,7 +122,7 @@ def render_jobs(
     paths = [cache_paths(j, cache)[0] for j in jobs]
     todo: dict[tuple, tuple[list, list]] = {}
     seen = set()
-    for j, p in zip(jobs, paths):
+    for j, p in zip(jobs, paths, strict=True):
         if p in seen or (p.exists() and p.with_suffix(".json").exists()):
             continue
         seen.add(p)
@@ -132,6 +133,8 @@ def render_jobs(
         return paths
     n_cpu = os.cpu_count() or 1
     workers = min(workers or n_cpu, len(todo))
+    if any(j.backend != "scalar" for j in jobs):
+        workers = 1  # one process drives the GPU (CUDA contexts do not survive fork)
     groups = list(todo.values())
     total = sum(len(g[0]) for g in groups)
     bar = _bar(total, desc) if progress else None

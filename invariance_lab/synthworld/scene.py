@@ -13,7 +13,19 @@ Lighting (chosen so that renders are noise-free at 4 spp with the `direct` integ
   times the ambient level (times the key's chromaticity), with `sampling_weight = 0` so it is never
   sampled as a light. It adds a flat, shadowless, noise-free fill term. A second delta light would
   instead add emitter-selection noise (measured rmse 0.03-0.07 at 8 spp).
-- background: composited behind the alpha channel in NumPy (plain, gradient or textured clutter).
+- background: composited behind the alpha channel in NumPy (plain, gradient or textured clutter),
+  or `envmap`: a procedural HDR environment map (`envmap_image`, a lat-long NumPy image: sky
+  gradient, ground, a bright sun, coloured blocks on the horizon) handed to Mitsuba's `envmap`
+  emitter as an `mi.Bitmap`. It is a visible surround, not a light (`sampling_weight = 0`): a
+  sampled environment light would add noise at 4 spp; key light and ambient fill are unchanged, so
+  the object's pixels (away from its anti-aliased outline) are identical under every background.
+  The floor becomes a plinth (half-size 1) so that the surround shows. The map turns with the
+  camera azimuth, so a viewpoint sweep stays a turntable (the backdrop is fixed in the image, like
+  the 2-D backgrounds), while elevation changes show more sky or ground.
+
+Device: `RenderJob.backend` is "scalar" (CPU, `scalar_rgb` / `scalar_spectral`) or "cuda"
+(`cuda_ad_rgb` / `cuda_ad_spectral`, chosen by `select_backend("cuda" | "auto")`). The variant is
+part of every render's digest, so CPU and GPU renders are cached separately.
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ import numpy as np
 
 WORLD_VERSION = 1  # bump when the world's logic changes pixels, so caches are invalidated
 RGB_VARIANT, SPECTRAL_VARIANT = "scalar_rgb", "scalar_spectral"
+BACKENDS = {"scalar": (RGB_VARIANT, SPECTRAL_VARIANT), "cuda": ("cuda_ad_rgb", "cuda_ad_spectral")}
+BACKGROUNDS = ("plain", "gradient", "clutter", "envmap")
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,7 @@ class View:
     light_intensity: float = 2.6
     ambient: float = 0.3
     floor: bool = True
-    background: str = "gradient"  # plain | gradient | clutter
+    background: str = "gradient"  # plain | gradient | clutter | envmap
     bg_seed: int = 0
     occluder: Occluder | None = None
 
@@ -72,13 +86,17 @@ class RenderJob:
     view: View = field(default_factory=View)
     resolution: int = 128
     spp: int = 4
+    backend: str = "scalar"  # scalar (CPU) | cuda; see `select_backend`
 
     @property
     def variant(self) -> str:
-        return SPECTRAL_VARIANT if self.view.light_temperature is not None else RGB_VARIANT
+        rgb, spectral = BACKENDS[self.backend]
+        return spectral if self.view.light_temperature is not None else rgb
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.backend == "scalar":  # CPU jobs keep the digests they had before backends existed
+            del d["backend"]
         d["variant"] = self.variant
         d["world_version"] = WORLD_VERSION
         return d
@@ -154,8 +172,53 @@ def texture_image(material, size: int = 64) -> np.ndarray:
     return (c1 * (1 - w[..., None]) + c2 * w[..., None]).astype(np.float32)
 
 
+def envmap_image(seed: int, height: int = 128) -> np.ndarray:
+    """A procedural HDR environment map: (height, 2*height, 3) float32 linear RGB, lat-long.
+
+    Mitsuba's `envmap` layout: row 0 looks up (+y), the last row down; columns sweep the azimuth.
+    Sky: a gradient from a zenith to a horizon colour with soft clouds; ground: paving tiles of
+    two colours on a plane 1.5 units below the eye (tiles shrink towards the horizon as in a
+    photograph, fading to their mean colour far away); a sun of radiance ~8 (HDR, clipped in the
+    image); 10 coloured blocks standing on the horizon (buildings, trees). Deterministic in `seed`.
+    """
+    rng = np.random.default_rng([seed, 11])
+    H, W = height, 2 * height
+    theta = (np.arange(H)[:, None] + 0.5) / H * np.pi  # polar angle from +y
+    phi = (np.arange(W)[None, :] + 0.5) / W * 2 * np.pi
+    zenith, horizon = rng.uniform(0.05, 0.5, 3), rng.uniform(0.3, 0.9, 3)
+    ground, ground2 = rng.uniform(0.03, 0.25, 3), rng.uniform(0.03, 0.25, 3)
+    t = np.clip(theta / (np.pi / 2), 0, 1)[..., None]  # 0 at zenith, 1 at the horizon
+    sky = zenith * (1 - t**1.5) + horizon * t**1.5
+    for _ in range(6):  # clouds: soft bright blobs in the upper half
+        c_th, c_ph, r = rng.uniform(0.3, 1.3), rng.uniform(0, 2 * np.pi), rng.uniform(0.1, 0.3)
+        dphi = np.abs((phi - c_ph + np.pi) % (2 * np.pi) - np.pi) * np.sin(theta)
+        w = np.exp(-(((theta - c_th) / (0.5 * r)) ** 2 + (dphi / r) ** 2))[..., None]
+        sky = sky * (1 - 0.7 * w) + 0.9 * w
+    dist = 1.5 * np.tan(np.clip(np.pi - theta, 1e-3, np.pi / 2 - 1e-3))  # ground distance below the horizon
+    gx, gz = dist * np.cos(phi), dist * np.sin(phi)
+    tile = ((np.floor(gx / 1.2) + np.floor(gz / 1.2)) % 2)[..., None]
+    far = np.clip(dist / 25.0, 0, 1)[..., None]  # distant tiles alias: blend to the mean
+    paving = (ground * (1 - tile) + ground2 * tile) * (1 - far) + 0.5 * (ground + ground2) * far
+    below = (theta > np.pi / 2)[..., None]
+    img = np.where(below, paving, sky) * np.ones((H, W, 3))
+    for _ in range(10):
+        c, w, h = rng.uniform(0, 2 * np.pi), rng.uniform(0.1, 0.5), rng.uniform(0.05, 0.45)
+        dphi = np.abs((phi - c + np.pi) % (2 * np.pi) - np.pi)
+        m = (dphi < w / 2) & (theta > np.pi / 2 - h) & (theta <= np.pi / 2)
+        img[np.broadcast_to(m, (H, W))] = rng.uniform(0.02, 0.6, 3)
+    s_th, s_ph = rng.uniform(0.2, 0.9), rng.uniform(0, 2 * np.pi)
+    d = np.arccos(np.clip(np.cos(theta) * np.cos(s_th) + np.sin(theta) * np.sin(s_th) * np.cos(phi - s_ph), -1, 1))
+    img += (8.0 * (d < 0.08) + 0.6 * np.exp(-d / 0.25))[..., None] * np.array([1.0, 0.95, 0.85])
+    return img.astype(np.float32)
+
+
 def background_image(kind: str, seed: int, size: int) -> np.ndarray:
-    """A (size, size, 3) linear-RGB backdrop composited behind the scene's alpha."""
+    """A (size, size, 3) linear-RGB backdrop composited behind the scene's alpha.
+
+    For `envmap` the backdrop is rendered by Mitsuba (the environment emitter), so this is black.
+    """
+    if kind == "envmap":
+        return np.zeros((size, size, 3), np.float32)
     rng = np.random.default_rng([seed, 7])
     y = np.linspace(0, 1, size)[:, None, None]
     base = np.array(rng.uniform(0.05, 0.35, 3))
@@ -174,7 +237,7 @@ def background_image(kind: str, seed: int, size: int) -> np.ndarray:
                 m = (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r * rng.uniform(0.3, 2))
             img[m] = col
     elif kind != "gradient":
-        raise ValueError(f"unknown background {kind!r}; use plain, gradient or clutter")
+        raise ValueError(f"unknown background {kind!r}; use one of {', '.join(BACKGROUNDS)}")
     return img.astype(np.float32)
 
 
@@ -183,3 +246,39 @@ def linear_to_srgb_u8(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     y = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
     return np.round(y * 255).astype(np.uint8)
+
+
+def cuda_available() -> bool:
+    """Whether Dr.Jit finds a CUDA device (and this Mitsuba build has the cuda variants)."""
+    try:
+        import drjit as dr
+        import mitsuba as mi
+
+        return "cuda_ad_rgb" in mi.variants() and bool(dr.has_backend(dr.JitBackend.CUDA))
+    except Exception:  # no driver, no libcuda: Dr.Jit raises different types
+        return False
+
+
+def select_backend(device: str | None) -> str:
+    """Render backend for a `--device` value: "cpu" -> scalar, "cuda"/"cuda:N" -> cuda, "auto" -> cuda when available.
+
+    Raises:
+        ValueError: CUDA asked for but not available (the message says why and what to pass), or
+            an unknown device.
+
+    """
+    dev = (device or "cpu").lower()
+    if dev == "cpu":
+        return "scalar"
+    if dev == "auto":
+        return "cuda" if cuda_available() else "scalar"
+    if dev == "cuda" or dev.startswith("cuda:"):
+        if not cuda_available():
+            raise ValueError(
+                f"device {device!r}: SynthWorld cannot render on CUDA here (Mitsuba's cuda_ad_rgb variant needs an NVIDIA "
+                "GPU and driver that Dr.Jit can load, and a mitsuba build with cuda variants); use device 'cpu' or 'auto'"
+            )
+        if dev != "cuda" and dev != "cuda:0":
+            raise ValueError(f"device {device!r}: SynthWorld renders on the default CUDA device only; pass 'cuda' (set CUDA_VISIBLE_DEVICES to choose it)")
+        return "cuda"
+    raise ValueError(f"unknown device {device!r}; use cpu, cuda or auto")

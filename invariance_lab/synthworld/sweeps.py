@@ -74,8 +74,10 @@ def illum_color(cats, scale, seed, res) -> list[Row]:
 
 
 def occlusion(cats, scale, seed, res) -> list[Row]:
-    """One image per cover level; the factor written here is the *target* level (the probe
-    replaces it with the level measured from the id buffer).
+    """One image per cover level.
+
+    The factor written here is the *target* level (the probe replaces it with the level measured
+    from the id buffer).
     """
     rows = []
     for c in cats:
@@ -93,7 +95,7 @@ def instance(cats, scale, seed, res) -> list[Row]:
     rows = []
     n = _n(scale, INSTANCES_PER_SET)
     for c in cats:
-        for b, az in enumerate(INSTANCE_AZIMUTH_BINS):
+        for az in INSTANCE_AZIMUTH_BINS:
             for k in range(n):
                 s = seed * 1000 + 500 + k
                 rows.append((RenderJob(c, s, View(azimuth=az, background="gradient", bg_seed=seed), res), f"{c}/az{int(az)}", c, s, None))
@@ -101,8 +103,9 @@ def instance(cats, scale, seed, res) -> list[Row]:
 
 
 def random_resized_crop(rng: np.random.Generator, w: int, h: int, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[float, float, float, float]:
-    """A box (x0, y0, x1, y1) drawn like torchvision's `RandomResizedCrop.get_params` (MoCo v2's
-    `scale=(0.2, 1.)`): 10 tries of area and log-uniform aspect ratio, else the central crop.
+    """A box (x0, y0, x1, y1) drawn like torchvision's `RandomResizedCrop.get_params`.
+
+    MoCo v2's `scale=(0.2, 1.)`: 10 tries of area and log-uniform aspect ratio, else the central crop.
     """
     area = w * h
     for _ in range(10):

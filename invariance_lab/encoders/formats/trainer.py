@@ -1,4 +1,4 @@
-"""`invariance-lab-train`: checkpoints written by `invariance-lab train` (MoCo v1/v2, PIRL).
+"""`invariance-lab-train`: checkpoints written by `invariance-lab train` (MoCo v1/v2, PIRL, temporal, region-tracker).
 
 Layout (invariance_lab/training/checkpoint.py): a dict with `"format": "invariance-lab-train"`,
 `"version"`, `"method"`, `"arch"` (`tv:resnet18`, `timm:NAME`) and the backbone under `"encoder"`
