@@ -29,6 +29,7 @@ def register(sub) -> None:
     fet.add_argument("--root", "--data-root", dest="root", help="data root to unpack into")
     fet.add_argument("--archive", action="append", help="archive name to fetch (repeatable; default: the manifest's default set)")
     fet.add_argument("--delete-archives", action="store_true", help="delete each archive once unpacked")
+    fet.add_argument("--accept-terms", action="store_true", help="accept the dataset's terms (printed when missing) where its manifest asks for it")
     fet.set_defaults(func=fetch)
 
     pre = data_sub.add_parser("prepare", help="decode, crop and resize a probe's images once (memory-mapped uint8 cache) + probe manifest")
@@ -39,7 +40,8 @@ def register(sub) -> None:
     pre.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
     pre.add_argument("--cache-dir", help="base cache folder (default $INVARIANCE_LAB_CACHE or ~/.cache/invariance_lab)")
     pre.add_argument("--workers", type=int, default=0, help="decoding worker processes")
-    pre.add_argument("--manifest-out", help="also write the probe manifest (frozen item list) here")
+    pre.add_argument("--manifest-out", help="also write the probe manifest (frozen item list, file sizes and sha256) here; "
+                     "run it later with --probe manifest:PATH")
     pre.add_argument("--on-error", choices=["stop", "skip"], default="stop", help="unreadable image: stop, or record it and go on")
     pre.add_argument("--probe-option", action="append", type=kv, default=[], metavar="KEY=VALUE")
     pre.set_defaults(func=prepare)
@@ -57,6 +59,22 @@ def register(sub) -> None:
     vid.add_argument("--seed", type=int, default=0)
     vid.add_argument("--workers", type=int, default=None)
     vid.set_defaults(func=synth_videos)
+
+    trk = data_sub.add_parser("tracks", help="region proposals + unsupervised tracks of a video dataset, stored once per video (resumable), for `train region-tracker`")
+    trk.add_argument("data", help="video dataset: GOT-10k train split, TrackingNet root or SynthWorld clips")
+    trk.add_argument("--layout", choices=["auto", "got10k", "trackingnet"], default="auto")
+    trk.add_argument("--tracks-dir", help="output folder (default DATA/tracks, next to the frames)")
+    trk.add_argument("--proposals", choices=["selective-search", "felzenszwalb", "oracle"], default="selective-search")
+    trk.add_argument("--max-proposals", type=int, default=8, help="proposals kept per anchor frame")
+    trk.add_argument("--tracker", choices=["kcf", "csrt", "oracle"], default="kcf", help="oracle: ground-truth boxes (ablations only)")
+    trk.add_argument("--horizon", type=int, default=8, help="frames tracked after each anchor (>= the largest --frame-gap of training)")
+    trk.add_argument("--anchor-stride", type=int, default=2, help="proposals every N frames")
+    trk.add_argument("--min-size", type=float, default=0.08, help="smallest box side, as a fraction of the shorter frame side")
+    trk.add_argument("--max-jump", type=float, default=0.5, help="largest per-frame centre motion, × box size")
+    trk.add_argument("--max-scale", type=float, default=2.0, help="largest area change vs. the proposal")
+    trk.add_argument("--min-inside", type=float, default=0.5, help="smallest fraction of a box inside the frame")
+    trk.add_argument("--min-ncc", type=float, default=0.2, help="smallest patch correlation with the proposal")
+    trk.set_defaults(func=tracks)
 
 
 def _root(arg):
@@ -142,7 +160,8 @@ def fetch(args) -> int:
     if root is None:
         print("data fetch needs --root DIR", file=sys.stderr)
         return 2
-    for r in fetch_dataset(load_data_manifest(args.name), root, args.archive, keep_archive=not args.delete_archives):
+    for r in fetch_dataset(load_data_manifest(args.name), root, args.archive, keep_archive=not args.delete_archives,
+                           accept_terms=args.accept_terms):
         extra = f" ({r['bytes']} bytes{', resumed' if r.get('resumed') else ''}{', checksum ok' if r.get('verified') else ''})" if "bytes" in r else ""
         print(f"{r['archive']}: {r['status']} into {r['into']}{extra}")
     return 0
@@ -156,12 +175,13 @@ def prepare(args) -> int:
 
     size = tuple(args.size * 2 if len(args.size) == 1 else args.size[:2])
     pre = Preprocessing(input_size=size, resize=args.resize, interpolation=args.interpolation)
-    probe = get_probe(args.name, root=_root(args.root), **dict(args.probe_option))
+    data_root = _root(args.root)
+    probe = get_probe(args.name, root=data_root, **dict(args.probe_option))
     d = probe.describe()
     print(f"{probe.name}: {d['n_images']} images, {d['n_sets']} sets, {d['n_classes']} classes; left out: {probe.params.get('left_out', {})}")
     res = prepare_probe(probe, pre, args.cache_dir, workers=args.workers, on_error=args.on_error, progress=True)
     if args.manifest_out:
-        sha = write_probe_manifest(probe, args.manifest_out)
+        sha = write_probe_manifest(probe, args.manifest_out, data_root=data_root, files=True)
         print(f"probe manifest {args.manifest_out} (sha256 {sha})")
     print(f"prepared {res['n_items']} images at {size[0]}x{size[1]} in {res['path']} "
           f"(decoded {res['decoded']} now, resumed from {res['resumed_from']}, {len(res['errors'])} unreadable, {res['seconds']:.1f} s)")
@@ -183,4 +203,16 @@ def synth_videos(args) -> int:
 
     clips = render_videos(args.out, args.clips, frames=args.frames, resolution=args.resolution, seed=args.seed, workers=args.workers)
     print(f"{len(clips)} clips in {args.out}")
+    return 0
+
+
+def tracks(args) -> int:
+    """Compute (or finish) the stored proposals and tracks of a video dataset."""
+    from ..training.video import TrackParams, prepare_tracks, read_videos
+    from .train import format_tracks_summary
+
+    p = TrackParams(proposals=args.proposals, max_proposals=args.max_proposals, tracker=args.tracker, horizon=args.horizon,
+                    anchor_stride=args.anchor_stride, min_size=args.min_size, max_jump=args.max_jump, max_scale=args.max_scale,
+                    min_inside=args.min_inside, min_ncc=args.min_ncc)  # fmt: skip
+    print(format_tracks_summary(prepare_tracks(read_videos(args.data, args.layout), p, args.tracks_dir, progress=True)))
     return 0

@@ -1,7 +1,8 @@
-"""`invariance-lab train {moco,mocov2,pirl}`: train a reference model; checkpoints load in `evaluate`.
+"""`invariance-lab train {moco,mocov2,pirl,temporal,region-tracker}`: train a reference model; checkpoints load in `evaluate`.
 
 Defaults are the papers' (MoCo v1/v2: facebookresearch/moco `main_moco.py` and README; PIRL:
-VISSL's `pirl_jigsaw_4node_resnet50.yaml`); each sub-command shows its own. Under torchrun
+VISSL's `pirl_jigsaw_4node_resnet50.yaml`; the video methods: MoCo v2 plus our reading of
+Purushwalkam & Gupta 2020, see `training/methods/temporal.py`); each sub-command shows its own. Under torchrun
 (`torchrun --nproc_per_node N -m invariance_lab train ...`) the run is distributed.
 """
 
@@ -17,6 +18,16 @@ def _pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected LOW,HIGH (e.g. 0.2,1.0), got {text!r}"
+        ) from None
+
+
+def _int_pair(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition(",")
+    try:
+        return (int(lo), int(hi)) if sep else (int(lo), int(lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH frames (e.g. 1,8), got {text!r}"
         ) from None
 
 
@@ -49,7 +60,7 @@ def common_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--knn-data",
-        help="labelled folder (ImageNet layout) for the kNN monitor (synth: held-out renders by default)",
+        help="labelled folder (ImageNet layout) for the kNN monitor, or 'synth' for held-out SynthWorld renders (the default with --data synth)",
     )
     g.add_argument(
         "--workers",
@@ -187,11 +198,123 @@ def pirl_parser() -> argparse.ArgumentParser:
     return p
 
 
+def video_parser() -> argparse.ArgumentParser:
+    """Frame-pair options of the video methods (data layout, gap, sampling)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group(
+        "video frame pairs (--data is a video dataset: GOT-10k, TrackingNet or SynthWorld clips)"
+    )
+    g.add_argument(
+        "--video-layout",
+        choices=["auto", "got10k", "trackingnet"],
+        help="dataset layout (auto: list.txt means GOT-10k)",
+    )
+    g.add_argument(
+        "--pairs",
+        choices=["temporal", "same-frame"],
+        help="temporal: frames t and t+Δ (default); same-frame: two views of one frame, the MoCo v2 baseline",
+    )
+    g.add_argument(
+        "--frame-gap", type=_int_pair, help="Δ window LOW,HIGH in frames, inclusive (1,8)"
+    )
+    g.add_argument(
+        "--video-sampling",
+        choices=["balanced", "proportional"],
+        help="balanced: every video gives the same number of pairs per epoch (default); proportional: by frames",
+    )
+    g.add_argument(
+        "--pairs-per-epoch", type=int, help="pairs per epoch (default: the number of frames)"
+    )
+    return p
+
+
+def region_parser() -> argparse.ArgumentParser:
+    """Region Tracker options: stored tracks, the region term, and how tracks are prepared."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("Region Tracker")
+    g.add_argument(
+        "--tracks-dir", help="stored proposals and tracks (default DATA/tracks; see `data tracks`)"
+    )
+    g.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="compute the proposals and tracks (resumable) and stop",
+    )
+    g.add_argument("--regions", type=int, help="tracked region pairs per frame pair (4)")
+    g.add_argument(
+        "--region-pool",
+        choices=["crop", "roi"],
+        help="crop: regions cut out and encoded (default); roi: RoIAlign on the trunk's map",
+    )
+    g.add_argument("--region-size", type=int, help="crop: region view side (image size / 2)")
+    g.add_argument("--roi-output", type=int, help="roi: RoIAlign output side (2)")
+    g.add_argument(
+        "--region-weight", type=float, help="loss = frame term + weight × region term (1.0)"
+    )
+    g.add_argument(
+        "--region-queue-size", type=int, help="region queue length (default: --queue-size)"
+    )
+    g = p.add_argument_group(
+        "Region Tracker: preparing tracks (--prepare-only, or `invariance-lab data tracks`)"
+    )
+    g.add_argument(
+        "--proposals",
+        choices=["selective-search", "felzenszwalb", "oracle"],
+        help="region proposals (selective-search)",
+    )
+    g.add_argument("--max-proposals", type=int, help="proposals kept per anchor frame (8)")
+    g.add_argument(
+        "--tracker",
+        choices=["kcf", "csrt", "oracle"],
+        help="tracker (kcf; oracle uses ground-truth boxes, ablations only)",
+    )
+    g.add_argument("--anchor-stride", type=int, help="proposals every N frames (2)")
+    g.add_argument(
+        "--track-min-size",
+        type=float,
+        help="drop boxes narrower than this fraction of the frame side (0.08)",
+    )
+    g.add_argument(
+        "--track-max-jump",
+        type=float,
+        help="drop a track whose centre moves more than this × box size in a frame (0.5)",
+    )
+    g.add_argument(
+        "--track-max-scale",
+        type=float,
+        help="drop a track whose area changes more than this factor (2)",
+    )
+    g.add_argument(
+        "--track-min-inside",
+        type=float,
+        help="drop a box with less than this fraction inside the frame (0.5)",
+    )
+    g.add_argument(
+        "--track-min-ncc",
+        type=float,
+        help="drop a track whose patch correlates less than this with the proposal (0.2)",
+    )
+    return p
+
+
 HELP = {
     "moco": "MoCo v1 (He et al. 2020)",
     "mocov2": "MoCo v2 (Chen et al. 2020)",
     "pirl": "PIRL (Misra & van der Maaten 2020)",
+    "temporal": "Frame Temporal Invariance (Purushwalkam & Gupta 2020): MoCo v2 on frames t, t+Δ",
+    "region-tracker": "Region Tracker (Purushwalkam & Gupta 2020): frames + tracked region proposals",
 }
+
+
+def method_parsers(name: str) -> list[argparse.ArgumentParser]:
+    """The option groups of a method's sub-command (after the common ones)."""
+    if name == "pirl":
+        return [pirl_parser()]
+    if name == "temporal":
+        return [moco_parser(), video_parser()]
+    if name == "region-tracker":
+        return [moco_parser(), video_parser(), region_parser()]
+    return [moco_parser()]
 
 
 def register(sub) -> None:
@@ -200,13 +323,14 @@ def register(sub) -> None:
 
     tr = sub.add_parser(
         "train",
-        help="train a reference model (MoCo v1/v2, PIRL)",
+        help="train a reference model (MoCo v1/v2, PIRL, Frame Temporal Invariance, Region Tracker)",
         description="Train a reference self-supervised model; OUT/checkpoint.pt loads with `evaluate --encoder OUT/checkpoint.pt`.",
     )
     methods = tr.add_subparsers(dest="method", required=True)
     for name in list_methods():
-        extra = pirl_parser() if name == "pirl" else moco_parser()
-        m = methods.add_parser(name, parents=[common_parser(), extra], help=HELP.get(name, name))
+        m = methods.add_parser(
+            name, parents=[common_parser(), *method_parsers(name)], help=HELP.get(name, name)
+        )
         m.set_defaults(func=run)
 
 
@@ -214,10 +338,25 @@ def run(args) -> int:
     """Resolve the options against the method's defaults and train."""
     from ..training import TrainConfig, train
 
-    given = {k: v for k, v in vars(args).items() if k not in ("command", "method", "func")}
+    given = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("command", "method", "func", "prepare_only")
+    }
     if given.get("synth_categories"):
         given["synth_categories"] = given["synth_categories"].split(",")
     cfg = TrainConfig.for_method(args.method, **given)
+    if getattr(args, "prepare_only", False):
+        from ..training.video import TrackParams, prepare_tracks, read_videos
+
+        s = prepare_tracks(
+            read_videos(cfg.data, cfg.video_layout),
+            TrackParams.from_config(cfg),
+            cfg.tracks_dir,
+            progress=cfg.progress,
+        )
+        print(format_tracks_summary(s))
+        return 0
     summary = train(cfg)
     from ..training.distributed import rank
 
@@ -226,3 +365,13 @@ def run(args) -> int:
             f"wrote {summary['checkpoint']} after {summary['global_step']} steps; evaluate it with: invariance-lab evaluate --encoder {summary['checkpoint']} ..."
         )
     return 0
+
+
+def format_tracks_summary(s: dict) -> str:
+    """One paragraph on a `prepare_tracks` result (also used by `data tracks`)."""
+    dropped = ", ".join(f"{k} {v}" for k, v in s["dropped"].items() if v) or "none"
+    return (
+        f"tracks of {s['videos']} videos in {s['tracks_dir']} ({s['computed']} computed now, {s['resumed']} already there); "
+        f"{s['proposals']} proposals; valid tracks by offset 0..{len(s['valid_tracks_by_offset']) - 1}: "
+        f"{s['valid_tracks_by_offset']}; dropped: {dropped}"
+    )

@@ -53,6 +53,29 @@ class TrainConfig:
     jigsaw_grid: int = 3
     image_crop_scale: tuple[float, float] = (0.08, 1.0)
     patch_crop_scale: tuple[float, float] = (0.6, 1.0)
+    # video methods (temporal, region-tracker): frame pairs (training/video/)
+    video_layout: str = "auto"  # auto | got10k | trackingnet
+    pairs: str = "temporal"  # temporal | same-frame (MoCo v2 on frames)
+    frame_gap: tuple[int, int] = (1, 8)  # Δ window in frames, inclusive
+    video_sampling: str = "balanced"  # balanced | proportional
+    pairs_per_epoch: int | None = None  # None: the number of frames
+    # region tracker: stored proposals and tracks, region term
+    tracks_dir: str | None = None  # None: DATA/tracks
+    proposals: str = "selective-search"  # selective-search | felzenszwalb | oracle
+    max_proposals: int = 8
+    tracker: str = "kcf"  # kcf | csrt | oracle
+    anchor_stride: int = 2  # proposals every N frames
+    track_min_size: float = 0.08  # fraction of the shorter frame side
+    track_max_jump: float = 0.5  # per-frame centre motion / box size
+    track_max_scale: float = 2.0  # area change vs. the proposal
+    track_min_inside: float = 0.5  # fraction of the box inside the frame
+    track_min_ncc: float = 0.2  # appearance consistency with the proposal
+    regions: int = 4  # region pairs per frame pair
+    region_pool: str = "crop"  # crop | roi
+    region_size: int | None = None  # crop: region crop side (None: image_size // 2)
+    roi_output: int = 2  # roi: RoIAlign output side
+    region_weight: float = 1.0  # loss = frame term + weight × region term
+    region_queue_size: int | None = None  # None: queue_size
     # optimisation
     epochs: int = 200
     batch_size: int = 256  # global, over all processes

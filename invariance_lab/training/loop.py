@@ -35,13 +35,12 @@ from . import distributed as D
 from .augment import IMAGENET_MEAN, IMAGENET_STD
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .data import ResumableBatchSampler, ViewDataset
 from .errors import TrainingError
 from .knn import knn_accuracy
 from .logger import RunLog
 from .methods import get_method
 from .shuffle_bn import convert_split_bn, parse_bn_mode
-from .sources import knn_sets, training_images
+from .sources import knn_sets
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -180,9 +179,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    images = training_images(cfg)
+    method_cls = get_method(cfg.method)
+    data = method_cls.training_data(cfg)  # images of --data, or frame pairs for video methods
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
-    method = get_method(cfg.method)(cfg, len(images), generator)
+    method = method_cls(cfg, data.n, generator)
     if bn[0] == "split":
         convert_split_bn(method.online, bn[1])
     elif bn[0] == "sync":
@@ -206,7 +206,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     )
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
-    sampler = ResumableBatchSampler(len(images), cfg.batch_size, rank, world, cfg.seed)
+    sampler = data.sampler(cfg.batch_size, rank, world, cfg.seed)
     steps_per_epoch = sampler.steps_per_epoch
     epoch, step, global_step = 0, 0, 0
     resume = cfg.resume
@@ -220,7 +220,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             epoch, step = epoch + 1, 0
 
     loader = torch.utils.data.DataLoader(
-        ViewDataset(images, method.transform()),
+        data.dataset(method.transform()),
         batch_sampler=sampler,
         num_workers=cfg.workers,
         pin_memory=device == "cuda",

@@ -44,6 +44,38 @@ def info_nce(
     return F.cross_entropy(logits, labels), logits
 
 
+def masked_info_nce(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    negatives: torch.Tensor,
+    temperature: float,
+    mask: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`info_nce` row by row (row i's positive is k[i]), averaged over the rows where `mask` is True.
+
+    The Region Tracker's region term: each query region's positive is its own tracked key region.
+    Rows outside `mask` (padding) contribute nothing; with no row the loss is 0 (still a graph).
+
+    Args:
+        q: (N, D) L2-normalised query regions.
+        k: (N, D) L2-normalised key regions, row-aligned with `q`.
+        negatives: (K, D) L2-normalised negatives (the region queue).
+        temperature: τ.
+        mask: (N,) bool, the rows that are real region pairs.
+
+    Returns:
+        (loss, logits (N, 1+K) with the positive in column 0).
+
+    """
+    q, k, negatives = q.float(), k.float(), negatives.float()
+    l_pos = (q * k).sum(dim=1, keepdim=True)  # (N, 1)
+    logits = torch.cat([l_pos, q @ negatives.T], dim=1) / temperature  # (N, 1+K)
+    labels = torch.zeros(q.shape[0], dtype=torch.long, device=q.device)
+    per_row = F.cross_entropy(logits, labels, reduction="none")  # (N,)
+    m = mask.to(per_row.dtype)
+    return (per_row * m).sum() / m.sum().clamp(min=1.0), logits
+
+
 def estimate_partition(scores: torch.Tensor, temperature: float, n_data: int) -> torch.Tensor:
     """Z = N · mean(exp(s/τ)) over a batch of similarities `scores` (NPID's one-off estimate)."""
     return torch.exp(scores.float().detach() / temperature).mean() * n_data

@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
 from . import distributed as D
 from .config import TrainConfig
-from .data import ImageList, image_folder, load_rgb, synth_images
+from .data import (
+    ImageList,
+    ResumableBatchSampler,
+    ViewDataset,
+    image_folder,
+    load_rgb,
+    synth_images,
+)
 from .errors import TrainingError
+
+
+@dataclass
+class TrainingData:
+    """What the loop needs from a data source: its size, a dataset for a transform, a sampler.
+
+    Attributes:
+        n: number of items (images or frames); a memory bank is sized to it.
+        dataset: transform → `torch.utils.data.Dataset` of `(views, index, label)` items.
+        sampler: (global batch, rank, world, seed) → a resumable batch sampler (`steps_per_epoch`,
+            `set_position(epoch, step)`, iteration over lists of dataset keys).
+
+    """
+
+    n: int
+    dataset: Callable[[Any], torch.utils.data.Dataset]
+    sampler: Callable[[int, int, int, int], Any]
+
+
+def image_training_data(cfg: TrainConfig) -> TrainingData:
+    """The image datasets of `--data` (folder or synth) with `ViewDataset` and `ResumableBatchSampler`."""
+    images = training_images(cfg)
+    return TrainingData(
+        len(images),
+        lambda transform: ViewDataset(images, transform),
+        lambda global_batch, rank, world, seed: ResumableBatchSampler(
+            len(images), global_batch, rank, world, seed
+        ),
+    )
 
 
 def training_images(cfg: TrainConfig) -> ImageList:
@@ -39,11 +79,12 @@ def knn_sets(cfg: TrainConfig) -> tuple[torch.Tensor, ...] | None:
 
     Synth: `synth_heldout_instances` new instances per category (seed + 1), one view each; even
     instances form the bank, odd ones the queries (so kNN measures category, not instance,
-    recognition). `--knn-data DIR` (ImageNet layout): alternate images of each class.
+    recognition); `--knn-data synth` uses them with any training data (e.g. videos). `--knn-data DIR`
+    (ImageNet layout): alternate images of each class.
     """
     if cfg.knn_every <= 0:
         return None
-    if cfg.knn_data:
+    if cfg.knn_data and cfg.knn_data != "synth":
         imgs = image_folder(cfg.knn_data)
         if not imgs.classes:
             raise TrainingError(
@@ -54,7 +95,7 @@ def knn_sets(cfg: TrainConfig) -> tuple[torch.Tensor, ...] | None:
         for y in imgs.labels:
             side.append(seen.get(y, 0) % 2)
             seen[y] = seen.get(y, 0) + 1
-    elif cfg.data == "synth":
+    elif cfg.data == "synth" or cfg.knn_data == "synth":
         imgs = synth_images(
             cfg.synth_categories,
             cfg.synth_heldout_instances,

@@ -67,6 +67,13 @@ class Method(nn.Module):
         """The encoder that is saved under `encoder` and measured (`online.backbone`)."""
         return self.online.backbone
 
+    @classmethod
+    def training_data(cls, cfg: TrainConfig):
+        """The run's data (`sources.TrainingData`): the images of `--data`; video methods read frame pairs."""
+        from ..sources import image_training_data
+
+        return image_training_data(cfg)
+
     def transform(self):
         """Callable PIL image → list of view tensors (what one dataset item holds)."""
         raise NotImplementedError

@@ -80,15 +80,20 @@ class MoCo(Method):
         torch._foreach_lerp_(k, q, 1.0 - self.cfg.moco_m)
 
     @torch.no_grad()
+    def shuffled(self, fn, x: torch.Tensor) -> torch.Tensor:
+        """`fn(x)` computed on the batch permuted for BN (shuffle-BN), returned in the order of `x`."""
+        if self.shuffle == "ddp":
+            xs, undo = batch_shuffle_ddp(x, self.generator)
+            return batch_unshuffle_ddp(fn(xs), undo)
+        if self.shuffle == "local":
+            xs, undo = batch_shuffle(x, self.generator)
+            return batch_unshuffle(fn(xs), undo)
+        return fn(x)
+
+    @torch.no_grad()
     def keys(self, im_k: torch.Tensor) -> torch.Tensor:
         """Normalised keys (B, dim) in the order of `im_k`, computed on a shuffled batch."""
-        if self.shuffle == "ddp":
-            x, undo = batch_shuffle_ddp(im_k, self.generator)
-            return batch_unshuffle_ddp(F.normalize(self.encoder_k(x), dim=1), undo)
-        if self.shuffle == "local":
-            x, undo = batch_shuffle(im_k, self.generator)
-            return batch_unshuffle(F.normalize(self.encoder_k(x), dim=1), undo)
-        return F.normalize(self.encoder_k(im_k), dim=1)
+        return self.shuffled(lambda x: F.normalize(self.encoder_k(x), dim=1), im_k)
 
     def training_step(self, views, index, net):
         """InfoNCE of q against its key and the queue; `after_step` enqueues the gathered keys."""
