@@ -21,6 +21,7 @@ class Registry(Generic[T]):
 
     Args:
         kind: what the entries are, used in error messages ("probe", "checkpoint format", ...).
+
     """
 
     def __init__(self, kind: str):
@@ -32,6 +33,7 @@ class Registry(Generic[T]):
 
         Raises:
             RegistryError: if `name` is already taken (rename one of the two entries).
+
         """
 
         def deco(obj: T) -> T:
@@ -51,6 +53,7 @@ class Registry(Generic[T]):
 
         Raises:
             RegistryError: naming the closest registered names when `name` is unknown.
+
         """
         try:
             return self._entries[name]

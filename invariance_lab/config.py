@@ -47,6 +47,7 @@ def resolve_data_root(root: str | os.PathLike | None = None, *, required_by: str
 
     Raises:
         ProbeError: when none is set, saying the three ways to set it.
+
     """
     if root is not None:
         return Path(root).expanduser()

@@ -111,7 +111,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def evaluate(
+def evaluate(  # noqa: D417 (grouped arguments are described together below)
     encoders: Any,
     probes: Any,
     layers: Sequence[str] = ("pooled",),
