@@ -58,14 +58,21 @@ def moco_v1(size: int, scale: tuple[float, float] = (0.2, 1.0)) -> T.Compose:
     )
 
 
+def aug_plus_photometric(blur: bool = True) -> list:
+    """The photometric steps of MoCo v2's "aug+", in its order: jitter (p 0.8), grey (0.2), blur (0.5)."""
+    return [
+        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+        T.RandomGrayscale(p=0.2),
+        *([T.RandomApply([GaussianBlur((0.1, 2.0))], p=0.5)] if blur else []),
+    ]
+
+
 def moco_v2(size: int, scale: tuple[float, float] = (0.2, 1.0), blur: bool = True) -> T.Compose:
     """MoCo v2's "aug+" at `size` px (`blur=False` drops the Gaussian blur)."""
     return T.Compose(
         [
             T.RandomResizedCrop(size, scale=scale),
-            T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-            T.RandomGrayscale(p=0.2),
-            *([T.RandomApply([GaussianBlur((0.1, 2.0))], p=0.5)] if blur else []),
+            *aug_plus_photometric(blur),
             T.RandomHorizontalFlip(),
             *_finish(),
         ]

@@ -162,7 +162,7 @@ def read_got10k(root: str | os.PathLike) -> VideoSet:
             `groundtruth.txt` whose line count differs from the frame count.
 
     """
-    from ...datasets.got10k import find_split, read_list
+    from ...datasets.got10k import _read_ints, find_split, read_list
 
     root = Path(root)
     split = find_split(root, "train")
@@ -185,7 +185,7 @@ def read_got10k(root: str | os.PathLike) -> VideoSet:
         boxes = _read_boxes(gt, n)
         absence = vdir / "absence.label"
         if absence.is_file():
-            flags = np.array([int(float(x)) for x in absence.read_text().split()])
+            flags = _read_ints(absence)
             if len(flags) != n:
                 raise TrainingError(f"{absence}: {len(flags)} lines for {n} frames")
             boxes[flags == 1] = np.nan

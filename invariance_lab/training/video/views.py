@@ -22,7 +22,7 @@ import torch
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
-from ..augment import IMAGENET_MEAN, IMAGENET_STD, GaussianBlur, moco_v2
+from ..augment import IMAGENET_MEAN, IMAGENET_STD, aug_plus_photometric, moco_v2
 
 MIN_VISIBLE = 0.5
 
@@ -36,12 +36,7 @@ def geometric_view(img, boxes: np.ndarray, size: int, scale=(0.2, 1.0), blur: bo
     """
     i, j, h, w = T.RandomResizedCrop.get_params(img, scale, (3 / 4, 4 / 3))
     out = TF.resized_crop(img, i, j, h, w, [size, size], antialias=True)
-    photometric = [
-        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        T.RandomGrayscale(p=0.2),
-        *([T.RandomApply([GaussianBlur((0.1, 2.0))], p=0.5)] if blur else []),
-    ]
-    for f in photometric:
+    for f in aug_plus_photometric(blur):
         out = f(out)
     flip = bool(torch.rand(1) < 0.5)
     if flip:
