@@ -120,7 +120,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     ks: Sequence[int] = (10, 25),
     device: str = "auto",
     batch_size: int = 64,
-    workers: int = 0,
+    workers: int | str = "auto",
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     on_error: str = "stop",

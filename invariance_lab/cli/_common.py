@@ -19,6 +19,19 @@ def kv(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def workers_arg(text: str) -> int | str:
+    """Argparse type of `--workers`: `auto` or a count >= 0."""
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 0, got {text!r}")
+    return n
+
+
 def encoder_parser() -> argparse.ArgumentParser:
     """Options that say how to load an encoder (shared by evaluate, compare, encoders layers)."""
     p = argparse.ArgumentParser(add_help=False)
@@ -48,7 +61,9 @@ def run_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("extraction")
     g.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--workers", type=int, default=0, help="image-decoding worker processes (raise on a GPU machine)")
+    g.add_argument("--workers", type=workers_arg, default="auto",
+                   help="image-decoding worker processes; auto (default): none for a single batch, "
+                        "cores//4 on CPU, cores-1 (at most 8) with CUDA")  # fmt: skip
     g.add_argument("--cache-dir", help="feature cache folder (default: $XDG_CACHE_HOME/invariance_lab)")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
     g.add_argument("--on-error", choices=["stop", "skip"], default="stop", help="unreadable image: stop, or skip it and count it")

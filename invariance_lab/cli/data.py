@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import kv
+from ._common import kv, workers_arg
 
 
 def register(sub) -> None:
@@ -39,7 +39,7 @@ def register(sub) -> None:
     pre.add_argument("--resize", choices=["squash", "shorter-center"], default="squash")
     pre.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear")
     pre.add_argument("--cache-dir", help="base cache folder (default $INVARIANCE_LAB_CACHE or ~/.cache/invariance_lab)")
-    pre.add_argument("--workers", type=int, default=0, help="decoding worker processes")
+    pre.add_argument("--workers", type=workers_arg, default="auto", help="decoding worker processes (auto: one per core, at most 8)")
     pre.add_argument("--manifest-out", help="also write the probe manifest (frozen item list, file sizes and sha256) here; "
                      "run it later with --probe manifest:PATH")
     pre.add_argument("--on-error", choices=["stop", "skip"], default="stop", help="unreadable image: stop, or record it and go on")

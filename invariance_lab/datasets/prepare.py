@@ -90,7 +90,7 @@ def find_prepared(probe, preprocessing, cache_dir=None, fingerprint: str | None 
     return PreparedImages(path, mm, errors, idx)
 
 
-def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int = 0, on_error: str = "skip",
+def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int | str = "auto", on_error: str = "skip",
                   progress: bool = False, chunk: int = CHUNK) -> dict[str, Any]:
     """Decode, crop and resize every item of `probe` once into a prepared store (resumable).
 
@@ -98,7 +98,7 @@ def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int = 0, o
         probe: the probe.
         preprocessing: an `encoders.Preprocessing` (default: the paper's 128x128 squash).
         cache_dir: base cache folder (store under `<cache_dir>/prepared/`).
-        workers: decoding worker processes.
+        workers: decoding worker processes; `"auto"`: one per core (at most 8), none for a single chunk.
         on_error: `skip` records unreadable items in the index (extraction then skips or stops as
             it is told); `stop` raises `ImageReadError` at the first one.
         progress: tqdm bar.
@@ -115,7 +115,7 @@ def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int = 0, o
 
     from ..encoders import Preprocessing
     from ..features.cache import atomic_write_bytes
-    from ..features.extract import ProbeImages, _collate
+    from ..features.extract import ProbeImages, _collate, resolve_workers
     from .manifests import write_probe_manifest
 
     pre = preprocessing or Preprocessing()
@@ -143,6 +143,7 @@ def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int = 0, o
 
     if start < n:
         batches = [list(range(b, min(b + chunk, n))) for b in range(start, n, chunk)]
+        workers = resolve_workers(workers, torch.device("cpu"), len(batches), decode_only=True)
         loader = DataLoader(ProbeImages(probe, pre), batch_sampler=batches, num_workers=workers, collate_fn=_collate)
         from tqdm.auto import tqdm
 

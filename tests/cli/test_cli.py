@@ -160,3 +160,10 @@ def test_module_entry_point_and_help():
     assert out.returncode == 0
     for cmd in ("evaluate", "score", "compare", "demo", "encoders", "data"):
         assert cmd in out.stdout
+
+
+@pytest.mark.parametrize("bad", ["-1", "lots"])
+def test_bad_workers_value_is_refused(bad, probe_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _cli("evaluate", "--encoder", "tv:resnet18", "--probe", f"folder:{probe_dir}", "--workers", bad, "--out", tmp_path)
+    assert exc.value.code == 2 and "--workers" in capsys.readouterr().err

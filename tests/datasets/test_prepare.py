@@ -65,7 +65,7 @@ def test_resume_after_kill(tmp_path, monkeypatch):
 
     monkeypatch.setattr(type(p), "load_image", dying)
     with pytest.raises(KeyboardInterrupt):
-        prepare.prepare_probe(p, PRE, tmp_path / "c", chunk=16)
+        prepare.prepare_probe(p, PRE, tmp_path / "c", chunk=16, workers=0)  # (the injected interrupt must hit this process)
     monkeypatch.setattr(type(p), "load_image", real)
     assert prepare.find_prepared(p, PRE, tmp_path / "c") is None  # incomplete: not trusted
     res = prepare.prepare_probe(p, PRE, tmp_path / "c", chunk=16)
@@ -136,3 +136,16 @@ def test_prepared_batches_skip_holes_and_stop_their_thread(tmp_path, encoder):
     assert np.array_equal(x.numpy(), store.images[[0, 2, 3]])
     gen.close()  # a consumer that stops early (an error downstream) must not leave the reader behind
     assert not any(t.name == "prepared-reader" for t in threading.enumerate())
+
+
+def test_parallel_prepare_equals_serial(data_root, tmp_path, monkeypatch):
+    from invariance_lab.features import extract as ex
+
+    monkeypatch.setattr(ex, "available_cpus", lambda: 2)  # auto → 2 decoding workers
+    p = get_probe("got10k-occlusion", root=data_root)
+    prepare.prepare_probe(p, PRE, tmp_path / "serial", workers=0, chunk=8)
+    res = prepare.prepare_probe(p, PRE, tmp_path / "auto", chunk=8)  # 4 chunks, in order, index after each
+    assert res["decoded"] == len(p) and not res["errors"]
+    a = prepare.find_prepared(p, PRE, tmp_path / "serial").images
+    b = prepare.find_prepared(p, PRE, tmp_path / "auto").images
+    assert np.array_equal(a, b)

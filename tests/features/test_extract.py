@@ -183,3 +183,44 @@ def test_image_cache_decodes_once(encoder, bad_probe, tmp_path, monkeypatch):
     assert second["pooled"].provenance["image_cache"]["hit_shards"] == [0, 1]
     assert second["pooled"].feat.tobytes() == first.feat.tobytes()
     assert second["layer3"].skipped == first.skipped and second["layer3"].feat.shape == (15, 256)
+
+
+def test_auto_workers_follow_device_cores_and_work(monkeypatch):
+    from invariance_lab.features import extract as ex
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(ex, "available_cpus", lambda: 2)
+    assert ex.resolve_workers("auto", cpu, 1) == 0  # a single batch: nothing to overlap
+    assert ex.resolve_workers("auto", cpu, 6) == 1  # 2 cores: one decoder beside the forward
+    assert ex.resolve_workers("auto", cuda, 6) == 1
+    assert ex.resolve_workers("auto", cpu, 6, decode_only=True) == 2
+    monkeypatch.setattr(ex, "available_cpus", lambda: 16)
+    assert ex.resolve_workers("auto", cpu, 6) == 4 and ex.resolve_workers("auto", cuda, 6) == 8
+    assert ex.resolve_workers("auto", cpu, 6, decode_only=True) == 8
+    monkeypatch.setattr(ex, "available_cpus", lambda: 1)
+    assert ex.resolve_workers("auto", cuda, 100) == 0
+    assert ex.resolve_workers(3, cpu, 1) == 3 and ex.resolve_workers("2", cpu, 1) == 2  # a count is kept
+    for bad in (-1, "many", 1.5, True):
+        with pytest.raises(ValueError, match="workers"):
+            ex.resolve_workers(bad, cpu, 4)
+
+
+def test_auto_workers_give_the_same_features(encoder, probe, monkeypatch):
+    from invariance_lab.features import extract as ex
+
+    monkeypatch.setattr(ex, "available_cpus", lambda: 4)  # auto → 1 worker even on a 1-core runner
+    used = []
+    real = ex.DataLoader
+
+    def spy(*a, **k):
+        used.append(k["num_workers"])
+        return real(*a, **k)
+
+    monkeypatch.setattr(ex, "DataLoader", spy)
+    kw = dict(device="cpu", batch_size=5, use_cache=False, progress=False)
+    serial = extract_features(encoder, probe, workers=0, **kw)["pooled"]
+    auto = extract_features(encoder, probe, **kw)["pooled"]  # the default is "auto"
+    assert used == [0, 1]
+    assert auto.feat.tobytes() == serial.feat.tobytes()
+    with pytest.raises(ValueError, match="workers"):
+        extract_features(encoder, probe, workers=-2, **kw)
