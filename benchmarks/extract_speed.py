@@ -64,6 +64,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="auto",
         help="DataLoader workers: auto (the tool's default, see features.resolve_workers) or a count",
     )
+    p.add_argument("--worker-kind", choices=["auto", "thread", "process"], default="auto", help="decode in threads or processes (auto: the tool's default)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--repeats",
@@ -89,7 +90,7 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def bare_forward(encoder, dev, n: int, batch_size: int) -> float:
+def bare_forward(encoder, dev, n: int, batch_size: int, channels_last: bool = True) -> float:
     """Images/s of the feature module on normalised tensors resident on the device (same settings as extraction)."""
     model = encoder.feature_module(["pooled"]).eval().to(dev)
     cuda = dev.type == "cuda"
@@ -97,7 +98,7 @@ def bare_forward(encoder, dev, n: int, batch_size: int) -> float:
     h, w = encoder.preprocessing.input_size
     x = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8, device=dev)
     x = encoder.preprocessing.normalize(x)
-    if cuda:
+    if channels_last:  # as extraction runs it (extract_features(channels_last=True), the default)
         model, x = (
             model.to(memory_format=torch.channels_last),
             x.contiguous(memory_format=torch.channels_last),
@@ -130,7 +131,7 @@ def main(argv=None) -> None:
     arch = args.arch or ("resnet50" if gpu else "resnet18")
     bs = args.batch_size or (256 if gpu else 64)
     n = args.n_images or (4096 if gpu else 768)
-    workers = resolve_workers(args.workers, dev, -(-n // bs))  # (what extract_features will use)
+    kind, workers = resolve_workers(args.workers, dev, -(-n // bs), kind=args.worker_kind)  # (as extraction will)
     torch.manual_seed(0)
     encoder = load_encoder(f"tv:{arch}")
     encoder.preprocessing = Preprocessing(input_size=(args.size, args.size))
@@ -148,6 +149,7 @@ def main(argv=None) -> None:
                 device=dev,
                 batch_size=bs,
                 workers=args.workers,
+                worker_kind=args.worker_kind,
                 use_cache=False,
                 progress=False,
             )["pooled"]
@@ -157,7 +159,7 @@ def main(argv=None) -> None:
     model_ips, extract_ips = statistics.median(model_runs), statistics.median(extract_runs)
     threads = torch.get_num_threads()
     print(
-        f"device={dev} arch={arch} size={args.size} batch={bs} images={n} workers={workers} "
+        f"device={dev} arch={arch} size={args.size} batch={bs} images={n} workers={workers} {kind}s "
         f"threads={threads} repeats={args.repeats}"
     )
     print(f"decode + resize alone (one core):  {dec_ips:8.1f} images/s")

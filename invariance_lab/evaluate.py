@@ -121,6 +121,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     device: str = "auto",
     batch_size: int = 64,
     workers: int | str = "auto",
+    worker_kind: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
     on_error: str = "stop",
@@ -141,7 +142,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
         layers: taps; `"pooled"` is the globally pooled penultimate feature (the paper's).
         mode: `"paper"` (reproduces the released script) or `"strict"` (quirks fixed, with CIs).
         ks: numbers of top neurons averaged (the paper: 10 and 25).
-        device, batch_size, workers, cache_dir, use_cache, on_error: see
+        device, batch_size, workers, worker_kind, cache_dir, use_cache, on_error: see
             `invariance_lab.features.extract_features`.
         data_root: root of the real datasets for named probes.
         n_boot: bootstrap resamples (default: 1000 in strict mode, 0 in paper mode).
@@ -176,7 +177,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
         options.update(firing_rate=firing_rate, min_set_size=min_set_size)
     config = {
         "layers": layers, "mode": mode, "ks": list(ks), "device": device, "batch_size": batch_size,
-        "workers": workers, "on_error": on_error, "use_cache": use_cache, **options,
+        "workers": workers, "worker_kind": worker_kind, "on_error": on_error, "use_cache": use_cache, **options,
     }  # fmt: skip
     results = Results(pd.DataFrame(columns=RESULT_COLUMNS), config=config)
     rows: list[dict[str, Any]] = []
@@ -191,7 +192,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
                                           "preprocessing": enc.preprocessing.to_dict(), "load_report": enc.load_report}  # fmt: skip
             for probe in built_probes:
                 feats = extract_features(
-                    enc, probe, layers, device=device, batch_size=batch_size, workers=workers, cache_dir=cache_dir,
+                    enc, probe, layers, device=device, batch_size=batch_size, workers=workers, worker_kind=worker_kind, cache_dir=cache_dir,
                     use_cache=use_cache, on_error=on_error, progress=progress,
                 )  # fmt: skip
                 for layer, fs in feats.items():

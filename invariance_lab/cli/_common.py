@@ -62,8 +62,10 @@ def run_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--workers", type=workers_arg, default="auto",
-                   help="image-decoding worker processes; auto (default): none for a single batch, "
-                        "cores//4 on CPU, cores-1 (at most 8) with CUDA")  # fmt: skip
+                   help="image-decoding workers; auto (default): a thread per core (at most 8) when the model runs on "
+                        "the CPU, cores-1 processes (at most 8) with CUDA; 0 decodes between forwards")  # fmt: skip
+    g.add_argument("--worker-kind", choices=["auto", "thread", "process"], default="auto",
+                   help="decode in a thread pool or in DataLoader processes; auto: threads when the model runs on the CPU, processes with CUDA")  # fmt: skip
     g.add_argument("--cache-dir", help="feature cache folder (default: $XDG_CACHE_HOME/invariance_lab)")
     g.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
     g.add_argument("--on-error", choices=["stop", "skip"], default="stop", help="unreadable image: stop, or skip it and count it")
@@ -78,7 +80,7 @@ def run_options(args) -> dict[str, Any]:
     """Keyword arguments of `evaluate()` from the options of `run_parser()`."""
     return {
         "layers": args.layers or ["pooled"], "mode": args.mode, "ks": args.ks or [10, 25], "device": args.device,
-        "batch_size": args.batch_size, "workers": args.workers, "cache_dir": args.cache_dir, "use_cache": not args.no_cache,
+        "batch_size": args.batch_size, "workers": args.workers, "worker_kind": args.worker_kind, "cache_dir": args.cache_dir, "use_cache": not args.no_cache,
         "on_error": args.on_error, "data_root": args.data_root, "n_boot": args.n_boot, "seed": args.seed,
         "firing_rate": args.firing_rate, "min_set_size": args.min_set_size, "progress": not args.no_progress,
     }  # fmt: skip

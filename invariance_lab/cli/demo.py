@@ -120,6 +120,7 @@ def run(args) -> int:
         for enc in encoders:
             for probe in probes:
                 extract_features(enc, probe, kw["layers"], device=kw["device"], batch_size=kw["batch_size"], workers=kw["workers"],
+                                 worker_kind=kw["worker_kind"],
                                  cache_dir=kw["cache_dir"], on_error=kw["on_error"], progress=kw["progress"])  # fmt: skip
         clock.stop("extract")
     clock.start()

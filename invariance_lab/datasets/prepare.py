@@ -143,7 +143,7 @@ def prepare_probe(probe, preprocessing=None, cache_dir=None, workers: int | str 
 
     if start < n:
         batches = [list(range(b, min(b + chunk, n))) for b in range(start, n, chunk)]
-        workers = resolve_workers(workers, torch.device("cpu"), len(batches), decode_only=True)
+        _, workers = resolve_workers(workers, torch.device("cpu"), len(batches), decode_only=True)
         loader = DataLoader(ProbeImages(probe, pre), batch_sampler=batches, num_workers=workers, collate_fn=_collate)
         from tqdm.auto import tqdm
 

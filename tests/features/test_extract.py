@@ -190,37 +190,60 @@ def test_auto_workers_follow_device_cores_and_work(monkeypatch):
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(ex, "available_cpus", lambda: 2)
-    assert ex.resolve_workers("auto", cpu, 1) == 0  # a single batch: nothing to overlap
-    assert ex.resolve_workers("auto", cpu, 6) == 1  # 2 cores: one decoder beside the forward
-    assert ex.resolve_workers("auto", cuda, 6) == 1
-    assert ex.resolve_workers("auto", cpu, 6, decode_only=True) == 2
+    assert ex.resolve_workers("auto", cpu, 1) == ("thread", 2)  # CPU model: a thread per core
+    assert ex.resolve_workers("auto", cuda, 6) == ("process", 1)  # CUDA: processes, one core left
+    assert ex.resolve_workers("auto", cuda, 1) == ("process", 0)  # a single batch: nothing to overlap
+    assert ex.resolve_workers("auto", cpu, 6, decode_only=True) == ("process", 2)
+    assert ex.resolve_workers("auto", cpu, 6, kind="process") == ("process", 1)
     monkeypatch.setattr(ex, "available_cpus", lambda: 16)
-    assert ex.resolve_workers("auto", cpu, 6) == 4 and ex.resolve_workers("auto", cuda, 6) == 8
-    assert ex.resolve_workers("auto", cpu, 6, decode_only=True) == 8
+    assert ex.resolve_workers("auto", cpu, 6) == ("thread", 8) and ex.resolve_workers("auto", cuda, 6) == ("process", 8)
     monkeypatch.setattr(ex, "available_cpus", lambda: 1)
-    assert ex.resolve_workers("auto", cuda, 100) == 0
-    assert ex.resolve_workers(3, cpu, 1) == 3 and ex.resolve_workers("2", cpu, 1) == 2  # a count is kept
+    assert ex.resolve_workers("auto", cpu, 100) == ("thread", 0) and ex.resolve_workers("auto", cuda, 100)[1] == 0
+    assert ex.resolve_workers(3, cpu, 1) == ("thread", 3) and ex.resolve_workers("2", cuda, 1) == ("process", 2)
     for bad in (-1, "many", 1.5, True):
         with pytest.raises(ValueError, match="workers"):
             ex.resolve_workers(bad, cpu, 4)
+    with pytest.raises(ValueError, match="worker kind"):
+        ex.resolve_workers(2, cpu, 4, kind="fibre")
 
 
-def test_auto_workers_give_the_same_features(encoder, probe, monkeypatch):
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_worker_kinds_give_the_same_features(encoder, probe, monkeypatch, kind):
     from invariance_lab.features import extract as ex
 
-    monkeypatch.setattr(ex, "available_cpus", lambda: 4)  # auto → 1 worker even on a 1-core runner
+    monkeypatch.setattr(ex, "available_cpus", lambda: 4)  # auto → workers even on a 1-core runner
     used = []
-    real = ex.DataLoader
-
-    def spy(*a, **k):
-        used.append(k["num_workers"])
-        return real(*a, **k)
-
-    monkeypatch.setattr(ex, "DataLoader", spy)
+    real_loader, real_threads = ex.DataLoader, ex._threaded_batches
+    monkeypatch.setattr(ex, "DataLoader", lambda *a, **k: used.append(("process", k["num_workers"])) or real_loader(*a, **k))
+    monkeypatch.setattr(ex, "_threaded_batches", lambda d, b, n: used.append(("thread", n)) or real_threads(d, b, n))
     kw = dict(device="cpu", batch_size=5, use_cache=False, progress=False)
-    serial = extract_features(encoder, probe, workers=0, **kw)["pooled"]
-    auto = extract_features(encoder, probe, **kw)["pooled"]  # the default is "auto"
-    assert used == [0, 1]
-    assert auto.feat.tobytes() == serial.feat.tobytes()
+    serial = extract_features(encoder, probe, workers=0, worker_kind="process", **kw)["pooled"]
+    got = extract_features(encoder, probe, worker_kind=kind, **kw)["pooled"]  # workers="auto" is the default
+    assert used == [("process", 0), (kind, 4 if kind == "thread" else 1)]
+    assert got.feat.tobytes() == serial.feat.tobytes()
     with pytest.raises(ValueError, match="workers"):
         extract_features(encoder, probe, workers=-2, **kw)
+
+
+def test_threaded_decoding_reports_unreadable_images_in_order(encoder, bad_probe):
+    bad_probe, _ = bad_probe
+    kw = dict(device="cpu", batch_size=3, use_cache=False, progress=False, workers=3, worker_kind="thread")
+    with pytest.raises(ImageReadError, match="img2.png"):
+        extract_features(encoder, bad_probe, **kw)
+    fs = extract_features(encoder, bad_probe, on_error="skip", **kw)["pooled"]
+    ref = extract_features(encoder, bad_probe, **dict(kw, workers=0), on_error="skip")["pooled"]
+    assert [s[1] for s in fs.skipped] == [s[1] for s in ref.skipped] and "img2.png" in fs.skipped[0][1]
+    assert fs.feat.tobytes() == ref.feat.tobytes() and np.array_equal(fs.item_index, ref.item_index)
+
+
+def test_channels_last_is_the_same_model_and_keyed_apart(encoder, probe, tmp_path):
+    """channels_last (the default, on CPU too) changes rounding only; the cache never mixes formats."""
+    kw = dict(device="cpu", batch_size=8, progress=False, cache_dir=tmp_path)
+    cl = extract_features(encoder, probe, ["pooled", "layer3"], **kw)
+    plain = extract_features(encoder, probe, ["pooled", "layer3"], channels_last=False, **kw)
+    assert plain["pooled"].provenance["cache"]["computed_shards"] == [0]  # not served from the channels_last entry
+    assert cl["pooled"].provenance["memory_format"] == "channels_last"
+    assert plain["pooled"].provenance["memory_format"] == "contiguous"
+    for layer in ("pooled", "layer3"):
+        np.testing.assert_allclose(cl[layer].feat, plain[layer].feat, rtol=0, atol=1e-5)
+    assert encoder.model.conv1.weight.is_contiguous(memory_format=torch.channels_last) is False  # left as given
