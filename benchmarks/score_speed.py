@@ -8,8 +8,8 @@ features. Both run in this process on the same features and are measured the sam
 tracemalloc's peak of NumPy allocations during one further call plus the input array each one
 reads (float64 for the baseline, float32 for ours).
 
-    python benchmarks/score_speed.py                   # N = 72,000 (ALOI-viewpoint sized)
-    python benchmarks/score_speed.py --n 200000 --set-size 100   # the larger size (needs ~14 GB)
+    python benchmarks/score_speed.py                   # N = 72,000 (ALOI-viewpoint sized), then 200,000 (needs ~14 GB)
+    python benchmarks/score_speed.py --n 72000         # the smaller size alone
     python benchmarks/score_speed.py --ours-only       # our time alone
 
 Targets: ≥ 20× faster, ≤ 1/4 of the peak memory, identical top-10/top-25.
@@ -96,9 +96,9 @@ def _spread(times, cpu):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, nargs="+", default=[72_000])
+    ap.add_argument("--n", type=int, nargs="+", default=[72_000, 200_000], help="feature rows (default: both of the issue's sizes)")
     ap.add_argument("--d", type=int, default=2048)
-    ap.add_argument("--set-size", type=int, default=72, help="images per set (ALOI viewpoint: 72)")
+    ap.add_argument("--set-size", type=int, default=None, help="images per set (default 72, ALOI viewpoint's, up to N = 72,000; 100 above)")
     ap.add_argument("--repeats", type=int, default=3, help="timed calls per side (the median is reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed calls per side before timing")
     ap.add_argument("--ours-only", action="store_true", help="time invariance_lab alone (no baseline, no ratio)")
@@ -107,8 +107,9 @@ def main():
         ap.error("--repeats must be >= 1 and --warmup >= 0")
     for n in args.n:
         rng = np.random.default_rng(0)
-        n_sets = n // args.set_size
-        inst = np.repeat(np.arange(n_sets), args.set_size)[:n]
+        set_size = args.set_size or (72 if n <= 72_000 else 100)
+        n_sets = n // set_size
+        inst = np.repeat(np.arange(n_sets), set_size)[:n]
         # pooled ReLU features: non-negative, many exact zeros, per-set structure
         feat32 = np.maximum(rng.standard_normal((n, args.d), dtype=np.float32) + 0.5 * rng.standard_normal((n_sets, args.d), dtype=np.float32)[inst] - 0.3, 0)
         print(f"N={n:,} D={args.d} sets={n_sets} (class = set), {args.warmup} warm-up + {args.repeats} timed calls per side", flush=True)

@@ -63,7 +63,11 @@ def resolve_data_root(root: str | os.PathLike | None = None, *, required_by: str
 
 
 def default_cache_dir() -> Path:
-    """Feature/render cache: `$INVARIANCE_LAB_CACHE`, else `$XDG_CACHE_HOME/invariance_lab` (~/.cache)."""
+    """Feature/render cache folder, by the first rule that applies.
+
+    `$INVARIANCE_LAB_CACHE`, else `cache_dir:` in the config file, else
+    `$XDG_CACHE_HOME/invariance_lab`, else `~/.cache/invariance_lab`; empty values count as unset.
+    """
     if os.environ.get(ENV_CACHE_DIR):
         return Path(os.environ[ENV_CACHE_DIR]).expanduser()
     cfg_dir = read_config().get("cache_dir")

@@ -52,3 +52,7 @@ class MetricInputError(InvarianceLabError):
 
 class CacheError(InvarianceLabError):
     """A feature cache that is corrupt or does not match its index."""
+
+
+class OptionError(InvarianceLabError, ValueError):
+    """An option value that cannot be used (a batch size of 0, a CUDA device on a machine without one)."""

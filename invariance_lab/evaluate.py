@@ -130,6 +130,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     seed: int = 0,
     firing_rate: float = 0.05,
     min_set_size: int = 3,
+    tie_tolerance: float = 2.0,
     progress: bool = True,
     return_results: bool = False,
 ) -> pd.DataFrame | Results:
@@ -147,7 +148,9 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
         data_root: root of the real datasets for named probes.
         n_boot: bootstrap resamples (default: 1000 in strict mode, 0 in paper mode).
         seed: bootstrap seed.
-        firing_rate, min_set_size: strict mode's target firing rate and minimum set size.
+        firing_rate, min_set_size, tie_tolerance: strict mode's target firing rate, minimum set
+            size, and the factor by which a unit's global firing rate may miss the target before
+            it is excluded as tied (see `metrics.strict_invariance`).
         progress: progress bars.
         return_results: return the full `Results` (table, curves, load reports) instead of the table.
 
@@ -174,7 +177,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
         n_boot = 1000 if mode == "strict" else 0
     options: dict[str, Any] = {"n_boot": n_boot, "seed": seed}
     if mode == "strict":
-        options.update(firing_rate=firing_rate, min_set_size=min_set_size)
+        options.update(firing_rate=firing_rate, min_set_size=min_set_size, tie_tolerance=tie_tolerance)
     config = {
         "layers": layers, "mode": mode, "ks": list(ks), "device": device, "batch_size": batch_size,
         "workers": workers, "worker_kind": worker_kind, "on_error": on_error, "use_cache": use_cache, **options,
@@ -182,6 +185,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     results = Results(pd.DataFrame(columns=RESULT_COLUMNS), config=config)
     rows: list[dict[str, Any]] = []
     try:
+        _check_run_options(device, batch_size, workers, worker_kind)  # before anything is built or rendered
         built_probes = [p if isinstance(p, Probe) else get_probe(p, root=data_root) for p in probe_list]
         for p in built_probes:
             results.probes[p.name] = {**p.describe(), "examples": example_sets(p)}
@@ -251,6 +255,19 @@ def example_sets(probe: Any, n_sets: int = 3, max_per_set: int = 24) -> list[dic
                           "box": None if it.box is None else [float(v) for v in it.box]})  # fmt: skip
         out.append({"set_id": s, "class_id": probe.items[idx[0]].class_id, "n_items": len(idx), "items": items})
     return out
+
+
+def _check_run_options(device, batch_size, workers, worker_kind) -> None:
+    """Raise `OptionError` for an unusable device, batch size or worker setting, naming it."""
+    import torch
+
+    from .errors import OptionError
+    from .features.extract import resolve_device, resolve_workers
+
+    resolve_device(device)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise OptionError(f"batch size must be an integer >= 1, got {batch_size!r}")
+    resolve_workers(workers, torch.device("cpu"), 0, kind=worker_kind)
 
 
 def _device_used(device: str) -> str:

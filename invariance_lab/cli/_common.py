@@ -56,8 +56,7 @@ def run_parser() -> argparse.ArgumentParser:
     g.add_argument("--k", type=int, action="append", dest="ks", help="top-K neurons averaged (repeatable; default 10 and 25)")
     g.add_argument("--n-boot", type=int, default=None, help="bootstrap resamples (default 1000 in strict mode, 0 in paper mode)")
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    g.add_argument("--firing-rate", type=float, default=0.05, help="strict mode: target global firing rate")
-    g.add_argument("--min-set-size", type=int, default=3, help="strict mode: smaller sets are skipped and counted")
+    add_strict_options(g)
     g = p.add_argument_group("extraction")
     g.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:1, ...")
     g.add_argument("--batch-size", type=int, default=64)
@@ -76,13 +75,43 @@ def run_parser() -> argparse.ArgumentParser:
     return p
 
 
+STRICT_DEFAULTS = {"firing_rate": 0.05, "min_set_size": 3, "tie_tolerance": 2.0}
+
+
+def add_strict_options(g) -> None:
+    """Strict mode's options; None until given, so that paper mode can say it ignores them."""
+    g.add_argument("--firing-rate", type=float, default=None, help="strict mode: target global firing rate (default 0.05)")
+    g.add_argument("--min-set-size", type=int, default=None, help="strict mode: smaller sets are skipped and counted (default 3)")
+    g.add_argument("--tie-tolerance", type=float, default=None,
+                   help="strict mode: units whose global firing rate lies outside [q/T, q*T] (ties) are excluded (default 2)")  # fmt: skip
+
+
+def strict_options(args) -> dict[str, Any]:
+    """Strict mode's settings from `add_strict_options`, with defaults filled in.
+
+    In paper mode a warning on stderr names any that were given (the paper's measure has none).
+    """
+    given = [k for k in STRICT_DEFAULTS if getattr(args, k) is not None]
+    if args.mode == "paper" and given:
+        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        print(f"warning: {names}: strict-mode settings, ignored in paper mode", file=sys.stderr)
+    return {k: v if (v := getattr(args, k)) is not None else d for k, d in STRICT_DEFAULTS.items()}
+
+
+def check_run_args(args) -> None:
+    """Refuse an unusable --device, --batch-size or --workers before any probe is built or encoder loaded."""
+    from ..evaluate import _check_run_options
+
+    _check_run_options(args.device, args.batch_size, args.workers, args.worker_kind)
+
+
 def run_options(args) -> dict[str, Any]:
     """Keyword arguments of `evaluate()` from the options of `run_parser()`."""
     return {
         "layers": args.layers or ["pooled"], "mode": args.mode, "ks": args.ks or [10, 25], "device": args.device,
         "batch_size": args.batch_size, "workers": args.workers, "worker_kind": args.worker_kind, "cache_dir": args.cache_dir, "use_cache": not args.no_cache,
         "on_error": args.on_error, "data_root": args.data_root, "n_boot": args.n_boot, "seed": args.seed,
-        "firing_rate": args.firing_rate, "min_set_size": args.min_set_size, "progress": not args.no_progress,
+        **strict_options(args), "progress": not args.no_progress,
     }  # fmt: skip
 
 

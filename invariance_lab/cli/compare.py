@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import evaluate_and_write, probes_from_names, run_parser
+from ._common import check_run_args, evaluate_and_write, probes_from_names, run_parser
 
 
 def register(sub) -> None:
@@ -19,6 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_run_args(args)
     names = [n for n in args.probes.split(",") if n]
     results = evaluate_and_write(list(args.encoders), probes_from_names(names, args), args)
     if not args.no_report:

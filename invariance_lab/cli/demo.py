@@ -27,7 +27,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from ._common import run_options, run_parser
+from ._common import check_run_args, run_options, run_parser
 
 DEMO_ENCODERS = "tv:resnet18,tv:resnet18[input_norm=greyworld]"
 DEMO_TRAINING = {
@@ -94,6 +94,7 @@ def run(args) -> int:
     from ..features import extract_features
     from ..synthworld import BATTERY, render_battery
 
+    check_run_args(args)
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}
     clock = _Clock(timings, cpu)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ._common import encoder_parser, evaluate_and_write, probes_from_names, run_parser
+from ._common import (
+    check_run_args,
+    encoder_parser,
+    evaluate_and_write,
+    probes_from_names,
+    run_parser,
+)
 
 
 def register(sub) -> None:
@@ -18,6 +24,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..encoders import load_encoder
 
+    check_run_args(args)
     enc = load_encoder(args.encoder, args.weights, format=args.ckpt_format, arch=args.arch, trust_checkpoint=args.trust_checkpoint, head=args.head)
     evaluate_and_write([enc], probes_from_names(args.probes, args), args)
     return 0

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ._common import add_strict_options, strict_options
+
 
 def register(sub) -> None:
     sc = sub.add_parser("score", help="score features extracted elsewhere (alldata.pth or .npz)",
@@ -15,8 +17,7 @@ def register(sub) -> None:
     sc.add_argument("--k", type=int, action="append", dest="ks")
     sc.add_argument("--n-boot", type=int, default=None)
     sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--firing-rate", type=float, default=0.05)
-    sc.add_argument("--min-set-size", type=int, default=3)
+    add_strict_options(sc)
     sc.add_argument("--json", dest="json_out", help="write the scores as JSON here")
     sc.set_defaults(func=run)
 
@@ -26,10 +27,11 @@ def run(args) -> int:
     from ..features import load_feature_file
     from ..metrics import score_features
 
+    strict = strict_options(args)
     ff = load_feature_file(args.features)
     options: dict[str, Any] = {"n_boot": args.n_boot if args.n_boot is not None else (1000 if args.mode == "strict" else 0), "seed": args.seed}
     if args.mode == "strict":
-        options.update(firing_rate=args.firing_rate, min_set_size=args.min_set_size)
+        options.update(strict)
     res = score_features(ff.feat, ff.instance, ff.classes, mode=args.mode, ks=args.ks or [10, 25], **options)
     summary = res.summary()
     summary["file"] = str(args.features)

@@ -1,9 +1,9 @@
 """Encoders: load a checkpoint or model name into an `Encoder` with preprocessing and taps.
 
 `load_encoder(spec)` is the entry point; `FORMATS` holds the checkpoint formats, each registered
-by one module of `formats/`. Those modules are imported by name in `formats/__init__.py`, which
-this package imports first, so that one file answers "what is registered" and a new format only
-adds a module under `formats/`.
+by one module of `formats/`. Importing `formats` (this package does so first) imports every
+module in that folder whose name does not start with "_", so a new format is a new file there and
+nothing else changes.
 """
 
 from . import formats  # noqa: F401  (registers every checkpoint format)

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import default_cache_dir
-from ..errors import ImageReadError, InvarianceLabError
+from ..errors import ImageReadError, InvarianceLabError, OptionError
 from .cache import STORAGE_DTYPES, FeatureCacheEntry, features_cache_dir
 
 DEFAULT_SHARD_SIZE = 2048
@@ -150,14 +150,14 @@ def resolve_workers(
     A single core gets no worker of either kind, and 0 decodes in this process between forwards.
     """
     if kind not in WORKER_KINDS:
-        raise ValueError(f"worker kind must be one of {WORKER_KINDS}, got {kind!r}")
+        raise OptionError(f"worker kind must be one of {WORKER_KINDS}, got {kind!r}")
     if kind == "auto":
         kind = "thread" if dev.type != "cuda" and not decode_only else "process"
     if isinstance(workers, str) and workers != "auto":
         try:
             workers = int(workers)
         except ValueError:
-            raise ValueError(f"workers must be 'auto' or an integer >= 0, got {workers!r}") from None
+            raise OptionError(f"workers must be 'auto' or an integer >= 0, got {workers!r}") from None
     if workers == "auto":
         cores = available_cpus()
         if cores < 2:
@@ -170,7 +170,7 @@ def resolve_workers(
             return kind, min(8, cores)
         return kind, min(8, cores - 1 if dev.type == "cuda" else max(1, cores // 4))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers must be 'auto' or an integer >= 0, got {workers!r}")
+        raise OptionError(f"workers must be 'auto' or an integer >= 0, got {workers!r}")
     return kind, workers
 
 
@@ -193,7 +193,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """`"auto"` → CUDA when available, else CPU; anything else is passed to `torch.device`."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise OptionError(f"unknown device {device!r} ({exc}); use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise OptionError(f"device {device!r} asked for, but torch ({build}) finds no CUDA GPU; use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise OptionError(f"device {device!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    return dev
 
 
 @contextlib.contextmanager
@@ -285,15 +295,15 @@ def extract_features(
     """
     layers = [layers] if isinstance(layers, str) else list(dict.fromkeys(layers))
     if not layers:
-        raise ValueError("extract_features needs at least one layer")
+        raise OptionError("extract_features needs at least one layer")
     if on_error not in ("stop", "skip"):
-        raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+        raise OptionError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     if dtype not in STORAGE_DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
+        raise OptionError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise OptionError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if batch_size < 1 or shard_size < 1:
-        raise ValueError("batch_size and shard_size must be >= 1")
+        raise OptionError(f"batch size and shard size must be >= 1, got {batch_size} and {shard_size}")
     resolve_workers(workers, torch.device("cpu"), 0, kind=worker_kind)  # validate now; resolved once the work is known
     dev = resolve_device(device)
     if precision == "auto":

@@ -50,6 +50,9 @@ class InvarianceResult:
         global_firing: (U,) global firing rate G of each unit.
         units: (U, 2) int array of (neuron index, sign ±1); paper mode uses sign 0 (max of both).
         class_labels: (C,) class labels, in the order of `unit_scores` rows.
+        topk_per_class: {K: (C,) array}: each class's top-K mean on the printed scale, in the
+            order of `class_labels` (`topk[K]` is their mean; NaN for a class strict mode left
+            out: no kept set, or fewer than K units that fired in it).
         counts: sizes and exclusions (images, sets, classes used/skipped, excluded units, ...).
         params: the settings that produced it (firing rate, min set size, bootstrap, seed).
 
@@ -67,9 +70,13 @@ class InvarianceResult:
     class_labels: np.ndarray
     counts: dict[str, int] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    topk_per_class: dict[int, np.ndarray] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready summary (no per-unit arrays): `top10`, `top25`, CIs, counts, params."""
+        """JSON-ready summary (no per-unit arrays): `top10`, `top25`, CIs, counts, params, per class.
+
+        `per_class` is {class label: {"top10": …, "top25": …}}, None where a class has no score.
+        """
         out: dict[str, Any] = {"mode": self.mode, "scale": self.scale}
         for k in self.ks:
             out[f"top{k}"] = self.topk[k]
@@ -77,6 +84,11 @@ class InvarianceResult:
             out[f"top{k}_ci"] = [lo, hi]
         out.update(self.counts)
         out["params"] = self.params
+        if self.topk_per_class:
+            out["per_class"] = {
+                str(label): {f"top{k}": (None if np.isnan(v := float(self.topk_per_class[k][c])) else v) for k in self.ks}
+                for c, label in enumerate(self.class_labels)
+            }
         return out
 
 
@@ -243,7 +255,10 @@ def paper_invariance(
         "n_units_excluded": 0,
     }
     params = {"firing_percent": p, "threshold_index": k, "min_set_size": 3, "n_boot": n_boot, "seed": seed, "confidence": confidence, "ci_method": ci_method}
-    return InvarianceResult("paper", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params)
+    per_class = {kk: topk_cls[kk] * scale for kk in ks}
+    return InvarianceResult(
+        "paper", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params, per_class
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -391,8 +406,12 @@ def strict_invariance(
         "confidence": confidence,
         "ci_method": ci_method,
     }
+    per_class = {}
+    for kk in ks:  # back to all classes, NaN for those without kept sets
+        per_class[kk] = np.full(groups.n_classes, np.nan)
+        per_class[kk][class_has_sets] = topk_cls[kk] * scale
     return InvarianceResult(
-        "strict", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params
+        "strict", ks, topk, ci, scale, curve * scale, scores.astype(np.float32), G, units, groups.class_labels, counts, params, per_class
     )
 
 

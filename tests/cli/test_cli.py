@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -14,6 +15,9 @@ from PIL import Image
 from invariance_lab.cli import main
 from invariance_lab.encoders import load_encoder, save_encoder
 from invariance_lab.evaluate import evaluate
+from invariance_lab.features import extract_features
+from invariance_lab.metrics import score_features
+from invariance_lab.probes import get_probe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,6 +110,7 @@ def test_score_errors(tmp_path, capsys, case, pattern):
         np.savez(tmp_path / "f.npz", feat=feat)
     elif case == "nan":
         feat[2, 5] = np.nan
+        feat[41, 17] = -np.inf
         np.savez(tmp_path / "f.npz", feat=feat, instance=inst)
     elif case == "constant":
         np.savez(tmp_path / "f.npz", feat=np.ones((60, 30)), instance=inst)
@@ -116,6 +121,10 @@ def test_score_errors(tmp_path, capsys, case, pattern):
     assert err.startswith("error: ") and pattern in err
     if case == "missing_key":
         assert "f.npz" in err
+    if case == "nan":  # the message names exactly the columns that hold a NaN or an inf
+        bad = np.flatnonzero(~np.isfinite(feat).all(axis=0)).tolist()
+        assert bad == [5, 17]
+        assert f"NaN or inf in {len(bad)} neuron(s) (column indices {bad})" in err
 
 
 def test_evaluate_errors(tmp_path, small_encoder, probe_dir, capsys):
@@ -148,10 +157,74 @@ def test_evaluate_errors(tmp_path, small_encoder, probe_dir, capsys):
 
 
 def test_partial_results_survive_a_later_error(tmp_path, small_encoder, probe_dir, capsys):
-    rc = _cli("evaluate", "--encoder", small_encoder, "--probe", f"folder:{probe_dir}", "--probe", f"folder:{tmp_path / 'nope'}",
-              "--out", tmp_path / "o", "--no-progress", "--k", 5)
-    assert rc == 2  # the second probe does not exist; it fails before any extraction
-    assert "not a directory" in capsys.readouterr().err
+    # the second probe builds and extracts, but every set has 2 images: scoring it fails after the
+    # first probe was extracted and scored
+    pair = 2
+    pairs = _make_folder_probe(tmp_path / "pairs", n_classes=2, n_sets=3, n_images=pair)
+    out, cache = tmp_path / "o", tmp_path / "cache"
+    rc = _cli("evaluate", "--encoder", small_encoder, "--probe", f"folder:{probe_dir}", "--probe", f"folder:{pairs}",
+              "--out", out, "--cache-dir", cache, "--device", "cpu", "--batch-size", 16, "--no-progress", "--k", 5, "--k", 10)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert f"no set has 3 or more images (largest has {pair})" in err
+    assert "results.partial.csv" in err
+    assert not (out / "results.json").exists() and not (out / "results.csv").exists()
+    # the partial files hold the first probe's rows, with the scores an API run of it alone gives
+    first = get_probe(f"folder:{probe_dir}")
+    rows = json.loads((out / "results.partial.json").read_text())["results"]
+    table = pd.read_csv(out / "results.partial.csv")
+    assert len(rows) == len(table) == 2
+    assert {r["probe_digest"] for r in rows} == set(table["probe_digest"]) == {first.digest()}
+    assert {r["n_images"] for r in rows} == {len(first)}
+    api = evaluate(str(small_encoder), first, "pooled", ks=(5, 10), device="cpu", use_cache=False, progress=False)
+    want = dict(zip(api["k"], api["score"], strict=True))
+    assert sorted(want) == sorted(r["k"] for r in rows) == sorted(table["k"])
+    for r in rows:
+        assert r["score"] == pytest.approx(want[r["k"]], abs=1e-9)
+    for k, score in zip(table["k"], table["score"], strict=True):
+        assert score == pytest.approx(want[k], abs=1e-6)  # CSV text round trip
+    # the first probe's features stayed cached: rerunning it alone computes nothing
+    fs = extract_features(load_encoder(str(small_encoder)), first, "pooled", cache_dir=cache, device="cpu", batch_size=16,
+                          progress=False)["pooled"]
+    assert fs.provenance["cache"]["hit_shards"] and fs.provenance["cache"]["computed_shards"] == []
+
+
+def test_evaluate_cli_features_equal_api_features_bytewise(tmp_path, capsys):
+    # tv:resnet18 without weights is built under a fixed seed, so the CLI and this test load the same encoder
+    sets = _make_folder_probe(tmp_path / "sets", n_classes=2, n_sets=2, n_images=3, size=32)
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    rc = _cli("evaluate", "--encoder", "tv:resnet18", "--probe", f"folder:{sets}", "--out", out, "--cache-dir", cache,
+              "--device", "cpu", "--batch-size", 4, "--k", 5, "--no-progress")
+    assert rc == 0
+    capsys.readouterr()
+    enc, probe = load_encoder("tv:resnet18"), get_probe(f"folder:{sets}")
+    assert json.loads((out / "results.json").read_text())["results"][0]["encoder_digest"] == enc.digest
+    kw = {"device": "cpu", "batch_size": 4, "progress": False}
+    cached = extract_features(enc, probe, "pooled", cache_dir=cache, **kw)["pooled"]
+    assert cached.provenance["cache"]["hit_shards"] and cached.provenance["cache"]["computed_shards"] == []
+    fresh = extract_features(enc, probe, "pooled", use_cache=False, **kw)["pooled"]
+    assert fresh.provenance["cache"]["computed_shards"] and fresh.provenance["cache"]["hit_shards"] == []
+    assert cached.feat.shape == fresh.feat.shape and cached.feat.shape[0] == len(probe)
+    assert cached.feat.dtype == fresh.feat.dtype
+    assert cached.feat.tobytes() == fresh.feat.tobytes()
+    # and the CLI's score is that of these features
+    row = json.loads((out / "results.json").read_text())["results"][0]
+    res = score_features(fresh.feat, fresh.set_ids, fresh.class_ids, mode="paper", ks=[5])
+    assert row["score"] == pytest.approx(res.topk[5], abs=1e-9)
+
+
+def test_strict_mode_refuses_sets_below_min_set_size(tmp_path, small_encoder, probe_dir, capsys):
+    sizes = np.unique([it.set_id for it in get_probe(f"folder:{probe_dir}").items], return_counts=True)[1]
+    largest = int(sizes.max())
+    min_size = largest + 1  # every set is smaller
+    rc = _cli("evaluate", "--encoder", small_encoder, "--probe", f"folder:{probe_dir}", "--mode", "strict",
+              "--min-set-size", min_size, "--k", 5, "--out", tmp_path / "o", "--no-cache", "--no-progress")
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert f"every set has fewer than min_set_size = {min_size} images (largest: {largest})" in err
+    assert "--min-set-size" in err
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
 def test_module_entry_point_and_help():

@@ -8,7 +8,8 @@ a Python loop over sets. It is the ground truth for the fast implementation and 
 import numpy as np
 
 
-def reference_paper_scores(feat, instance, classes=None, ks=(10, 25)):
+def reference_paper_scores(feat, instance, classes=None, ks=(10, 25), per_class=False):
+    """{K: score}; with `per_class`, also {K: [score of each class, classes sorted]} on the same scale."""
     feat = np.asarray(feat, dtype=np.float64)
     instance = np.asarray(instance)
     classes = instance if classes is None else np.asarray(classes)
@@ -42,11 +43,14 @@ def reference_paper_scores(feat, instance, classes=None, ks=(10, 25)):
                 sums[cls][j] += f[j] / len(rows)
                 cnts[cls][j] += 1
     # 5. per class: L / G, top-K mean
-    per_class = {kk: [] for kk in ks}
+    per_class_topk = {kk: [] for kk in ks}
     for c in class_list:
         L = np.array([sums[c][j] / cnts[c][j] if cnts[c][j] > 0 else 0.0 for j in range(D)])
         score = sorted((L / G).tolist(), reverse=True)
         for kk in ks:
-            per_class[kk].append(sum(score[:kk]) / kk)
+            per_class_topk[kk].append(sum(score[:kk]) / kk)
     # 6. mean over classes, paper scale
-    return {kk: float(np.mean(per_class[kk]) * (100 - p)) for kk in ks}
+    scores = {kk: float(np.mean(per_class_topk[kk]) * (100 - p)) for kk in ks}
+    if per_class:
+        return scores, {kk: [v * (100 - p) for v in per_class_topk[kk]] for kk in ks}
+    return scores
