@@ -34,7 +34,7 @@ from PIL import Image
 from invariance_lab.cli._common import workers_arg
 from invariance_lab.encoders import Preprocessing, load_encoder
 from invariance_lab.features import extract_features, resolve_device, resolve_workers
-from invariance_lab.features.extract import ProbeImages, _collate
+from invariance_lab.features.extract import CPU_CHANNELS_LAST_MIN_SIDE, ProbeImages, _collate
 from invariance_lab.probes import get_probe
 
 
@@ -90,7 +90,7 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def bare_forward(encoder, dev, n: int, batch_size: int, channels_last: bool = True) -> float:
+def bare_forward(encoder, dev, n: int, batch_size: int) -> float:
     """Images/s of the feature module on normalised tensors resident on the device (same settings as extraction)."""
     model = encoder.feature_module(["pooled"]).eval().to(dev)
     cuda = dev.type == "cuda"
@@ -98,7 +98,8 @@ def bare_forward(encoder, dev, n: int, batch_size: int, channels_last: bool = Tr
     h, w = encoder.preprocessing.input_size
     x = torch.randint(0, 256, (batch_size, 3, h, w), dtype=torch.uint8, device=dev)
     x = encoder.preprocessing.normalize(x)
-    if channels_last:  # as extraction runs it (extract_features(channels_last=True), the default)
+    channels_last = cuda or min(encoder.preprocessing.input_size) >= CPU_CHANNELS_LAST_MIN_SIDE
+    if channels_last:  # as extraction runs it (extract_features(channels_last="auto"), the default)
         model, x = (
             model.to(memory_format=torch.channels_last),
             x.contiguous(memory_format=torch.channels_last),

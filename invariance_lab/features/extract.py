@@ -4,8 +4,8 @@ Pipeline (DESIGN.md §2, §7): a `torch.utils.data.Dataset` decodes each probe i
 `probe.load_image` and turns it into a uint8 (3, H, W) tensor with `preprocessing.to_uint8`, so
 loader workers ship small uint8 tensors; on the device the batch is normalised, then run once
 through `encoder.feature_module(layers)`, which returns every requested tap from that single
-forward pass. Model and input are channels_last (on CPU too, where oneDNN runs ResNets 1.3-1.4×
-faster in it). On CUDA the forward runs under bf16 autocast (fp16 on request); on CPU it is plain
+forward pass. Model and input are channels_last on CUDA, and on CPU for inputs of 96 px and more
+(oneDNN runs ResNets 1.3-1.45× faster in it there). On CUDA the forward runs under bf16 autocast (fp16 on request); on CPU it is plain
 fp32, normalised by table lookup into a reusable buffer (`_Normalizer`).
 
 Decode once, evaluate many: when a complete prepared store of the probe exists (`data prepare`,
@@ -41,6 +41,8 @@ DEFAULT_SHARD_SIZE = 2048
 """Items per cache shard: small enough that a killed run loses little, large enough for few files."""
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CPU_CHANNELS_LAST_MIN_SIDE = 96
+"""On CPU, `channels_last="auto"` uses channels_last from this input side up (measured above/below it)."""
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -232,7 +234,7 @@ def extract_features(
     dtype: str = "float32",
     precision: str = "auto",
     shard_size: int = DEFAULT_SHARD_SIZE,
-    channels_last: bool = True,
+    channels_last: bool | str = "auto",
     image_cache: bool | str | os.PathLike = False,
     prepared: bool | str | os.PathLike = "auto",
     progress: bool = True,
@@ -261,11 +263,13 @@ def extract_features(
             float32.
         precision: `"auto"` (bf16 autocast on CUDA, fp32 on CPU), `"fp32"`, `"bf16"` or `"fp16"`.
         shard_size: items per cache shard (part of the cache key).
-        channels_last: run the model and its input in the channels_last memory format, on CPU as
-            on CUDA: PyTorch's oneDNN convolutions and pooling are much faster in it on CPU
-            (ResNet-18 at 128 px: 166 vs 117 images/s on 2 cores; ResNet-50 1.27×,
-            EfficientNet-B0 1.4×). Features differ from contiguous_format only by float rounding
-            (≤ 1e-6 relative); the memory format is part of the cache key, so the two never mix.
+        channels_last: run the model and its input in the channels_last memory format. `"auto"`:
+            always on CUDA; on CPU when the input is at least `CPU_CHANNELS_LAST_MIN_SIDE` pixels
+            on its shorter side. PyTorch's oneDNN kernels are much faster in it there (2 cores:
+            ResNet-18 at 128 px 166 vs 117 images/s, ResNet-50 at 224 px 1.45×, EfficientNet-B0
+            at 128 px 1.4×), but not at small inputs (ResNet-18 at 64 px: 0.85×). Features differ
+            between the formats only by float rounding; the memory format is part of the cache
+            key, so the two never mix.
         image_cache: decode once, evaluate many (DESIGN.md §7): keep the decoded, resized uint8
             inputs on disk, keyed by probe fingerprint + `preprocessing.geometry_digest()`, so a
             second encoder with the same input geometry reads tensors instead of image files.
@@ -309,6 +313,10 @@ def extract_features(
     if precision == "auto":
         precision = "bf16" if dev.type == "cuda" else "fp32"
     pre = encoder.preprocessing
+    if channels_last == "auto":
+        channels_last = dev.type == "cuda" or min(pre.input_size) >= CPU_CHANNELS_LAST_MIN_SIDE
+    elif not isinstance(channels_last, bool):
+        raise OptionError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
     n = len(probe)
     n_shards = -(-n // shard_size)
     fingerprint = probe.fingerprint()

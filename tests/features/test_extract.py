@@ -237,9 +237,9 @@ def test_threaded_decoding_reports_unreadable_images_in_order(encoder, bad_probe
 
 
 def test_channels_last_is_the_same_model_and_keyed_apart(encoder, probe, tmp_path):
-    """channels_last (the default, on CPU too) changes rounding only; the cache never mixes formats."""
+    """channels_last changes rounding only; the cache never mixes formats; "auto" follows the input size on CPU."""
     kw = dict(device="cpu", batch_size=8, progress=False, cache_dir=tmp_path)
-    cl = extract_features(encoder, probe, ["pooled", "layer3"], **kw)
+    cl = extract_features(encoder, probe, ["pooled", "layer3"], channels_last=True, **kw)
     plain = extract_features(encoder, probe, ["pooled", "layer3"], channels_last=False, **kw)
     assert plain["pooled"].provenance["cache"]["computed_shards"] == [0]  # not served from the channels_last entry
     assert cl["pooled"].provenance["memory_format"] == "channels_last"
@@ -247,3 +247,19 @@ def test_channels_last_is_the_same_model_and_keyed_apart(encoder, probe, tmp_pat
     for layer in ("pooled", "layer3"):
         np.testing.assert_allclose(cl[layer].feat, plain[layer].feat, rtol=0, atol=1e-5)
     assert encoder.model.conv1.weight.is_contiguous(memory_format=torch.channels_last) is False  # left as given
+
+
+def test_channels_last_auto_on_cpu_follows_input_size(encoder, probe):
+    from invariance_lab.features.extract import CPU_CHANNELS_LAST_MIN_SIDE
+
+    kw = dict(device="cpu", batch_size=16, use_cache=False, progress=False)
+    pre = type(encoder.preprocessing)
+    for side, want in ((CPU_CHANNELS_LAST_MIN_SIDE - 32, "contiguous"), (CPU_CHANNELS_LAST_MIN_SIDE, "channels_last")):
+        encoder.preprocessing = pre(input_size=(side, side))
+        fs = extract_features(encoder, probe, **kw)["pooled"]
+        assert fs.provenance["memory_format"] == want
+        forced = extract_features(encoder, probe, channels_last=want == "contiguous", **kw)["pooled"]
+        assert forced.provenance["memory_format"] != want
+        np.testing.assert_allclose(fs.feat, forced.feat, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="channels_last"):
+        extract_features(encoder, probe, channels_last="yes", **kw)
