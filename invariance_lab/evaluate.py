@@ -167,6 +167,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     """
     from .encoders import Encoder, load_encoder
     from .features import extract_features
+    from .features.extract import check_extraction_options
     from .metrics import score_features
     from .probes import Probe, get_probe
 
@@ -185,7 +186,7 @@ def evaluate(  # noqa: D417 (grouped arguments are described together below)
     results = Results(pd.DataFrame(columns=RESULT_COLUMNS), config=config)
     rows: list[dict[str, Any]] = []
     try:
-        _check_run_options(device, batch_size, workers, worker_kind)  # before anything is built or rendered
+        check_extraction_options(device, batch_size, workers, worker_kind)  # before anything is built or rendered
         built_probes = [p if isinstance(p, Probe) else get_probe(p, root=data_root) for p in probe_list]
         for p in built_probes:
             results.probes[p.name] = {**p.describe(), "examples": example_sets(p)}
@@ -255,19 +256,6 @@ def example_sets(probe: Any, n_sets: int = 3, max_per_set: int = 24) -> list[dic
                           "box": None if it.box is None else [float(v) for v in it.box]})  # fmt: skip
         out.append({"set_id": s, "class_id": probe.items[idx[0]].class_id, "n_items": len(idx), "items": items})
     return out
-
-
-def _check_run_options(device, batch_size, workers, worker_kind) -> None:
-    """Raise `OptionError` for an unusable device, batch size or worker setting, naming it."""
-    import torch
-
-    from .errors import OptionError
-    from .features.extract import resolve_device, resolve_workers
-
-    resolve_device(device)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise OptionError(f"batch size must be an integer >= 1, got {batch_size!r}")
-    resolve_workers(workers, torch.device("cpu"), 0, kind=worker_kind)
 
 
 def _device_used(device: str) -> str:

@@ -100,9 +100,9 @@ def strict_options(args) -> dict[str, Any]:
 
 def check_run_args(args) -> None:
     """Refuse an unusable --device, --batch-size or --workers before any probe is built or encoder loaded."""
-    from ..evaluate import _check_run_options
+    from ..features.extract import check_extraction_options
 
-    _check_run_options(args.device, args.batch_size, args.workers, args.worker_kind)
+    check_extraction_options(args.device, args.batch_size, args.workers, args.worker_kind)
 
 
 def run_options(args) -> dict[str, Any]:

@@ -5,8 +5,9 @@ Pipeline (DESIGN.md §2, §7): a `torch.utils.data.Dataset` decodes each probe i
 loader workers ship small uint8 tensors; on the device the batch is normalised, then run once
 through `encoder.feature_module(layers)`, which returns every requested tap from that single
 forward pass. Model and input are channels_last on CUDA, and on CPU for inputs of 96 px and more
-(oneDNN runs ResNets 1.3-1.45× faster in it there). On CUDA the forward runs under bf16 autocast (fp16 on request); on CPU it is plain
-fp32, normalised by table lookup into a reusable buffer (`_Normalizer`).
+(oneDNN runs ResNets 1.3-1.45× faster in it there). On CUDA the forward runs under bf16 autocast
+(fp16 on request); on CPU it is plain fp32, normalised by table lookup into a reusable buffer
+(`_Normalizer`).
 
 Decode once, evaluate many: when a complete prepared store of the probe exists (`data prepare`,
 `datasets/prepare.py`), its shards skip the DataLoader altogether: a reader thread slices each
@@ -142,8 +143,9 @@ def resolve_workers(
     - Threads (CPU model): a pool decodes the next batch while the forward runs (Pillow releases
       the GIL while it decodes and resizes). There is no process start-up, and no worker
       pre-empting the forward's OpenMP threads for long. On 2 cores, ResNet-18 at 128 px ran at
-      0.87-0.89 of the bare model's throughput, against 0.80 with one worker process and 0.76
-      with none (`benchmarks/extract_speed.py`). `"auto"` count: one thread per core, at most 8.
+      0.83 of the bare model's throughput (bound set by decoding: 0.886), against 0.79 with one
+      worker process and 0.76 with none (`benchmarks/extract_speed.py`). `"auto"` count: one
+      thread per core, at most 8.
     - Processes: `"auto"` count is `min(8, cores - 1)` with CUDA, so the GPU does not wait on
       decoding; `min(8, cores)` for `decode_only`; `max(1, cores // 4)` beside a CPU model (asked
       for with `kind="process"`). None when there are fewer than 2 batches, since nothing
@@ -189,6 +191,19 @@ def _threaded_batches(dataset, batches: list[list[int]], n_threads: int):
             yield _collate(samples)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def check_extraction_options(device, batch_size, workers, worker_kind="auto") -> torch.device:
+    """Raise `OptionError` naming an unusable device, batch size or worker setting; return the device.
+
+    `extract_features` calls it, and so do `evaluate` and the CLI before they build probes or load
+    encoders, so a bad option fails before any work.
+    """
+    dev = resolve_device(device)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise OptionError(f"batch size must be an integer >= 1, got {batch_size!r}")
+    resolve_workers(workers, dev, 0, kind=worker_kind)  # validates; the count is resolved once the work is known
+    return dev
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -306,10 +321,9 @@ def extract_features(
         raise OptionError(f"dtype must be one of {sorted(STORAGE_DTYPES)}, got {dtype!r}")
     if precision not in PRECISIONS:
         raise OptionError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if batch_size < 1 or shard_size < 1:
-        raise OptionError(f"batch size and shard size must be >= 1, got {batch_size} and {shard_size}")
-    resolve_workers(workers, torch.device("cpu"), 0, kind=worker_kind)  # validate now; resolved once the work is known
-    dev = resolve_device(device)
+    if shard_size < 1:
+        raise OptionError(f"shard size must be >= 1, got {shard_size}")
+    dev = check_extraction_options(device, batch_size, workers, worker_kind)
     if precision == "auto":
         precision = "bf16" if dev.type == "cuda" else "fp32"
     pre = encoder.preprocessing
